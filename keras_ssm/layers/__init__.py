@@ -1,0 +1,1 @@
+from keras_ssm.layers.s4d import S4DLayer

@@ -1,0 +1,295 @@
+"""The shared base of the SSM layers: argument checks, masking, dtypes, streaming.
+
+`SSMLayer` holds what every layer does the same way; `KernelSSMLayer` adds the
+single-input single-output bank of S4D and DSS, computed through its
+convolution kernel. A layer describes its system once, in the canonical
+continuous form of DESIGN.md (`_system`); the full pass, `kernel`, `step` and
+`ssm_parameters` are all derived from that one description.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_ssm import ops as ssm_ops
+from keras_ssm.discretization import DISCRETIZATIONS, discretize
+
+# Optimizer settings of the SSM parameters (Λ, B, Δ), read by the training
+# recipe: their own learning rate and no weight decay (S4D, S5, DSS papers).
+SSM_OPTIMIZER = {"learning_rate": "ssm", "weight_decay": 0.0}
+
+
+def check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
+
+
+def check_positive_int(name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+
+
+def check_step_scale(step_scale):
+    """Validates `step_scale` when it is a Python or numpy number."""
+    if isinstance(step_scale, (numbers.Real, np.ndarray)) and not np.all(np.asarray(step_scale) > 0):
+        raise ValueError(
+            f"`step_scale` must be positive (it multiplies every step size), got {step_scale!r}."
+        )
+
+
+def to_complex(re, im):
+    return ops.cast(re, "complex64") + ops.cast(im, "complex64") * 1j
+
+
+def log_uniform(rng, shape, low, high):
+    return np.exp(rng.uniform(np.log(low), np.log(high), size=shape))
+
+
+class SSMLayer(keras.layers.Layer):
+    """Base of the diagonal SSM layers: `(batch, length, H)` in and out.
+
+    Subclasses implement `_mix(u, step_scale)` (the sequence mixing, without
+    the `D` skip) and `_system(length)`; this class handles validation,
+    masking, the skip term, float32 computation under mixed precision, and
+    the streaming / export API.
+    """
+
+    # The SSM runs in float32 whatever the policy: its parameters are not
+    # cast to a float16 compute dtype (FFTs and long recurrences need float32).
+    def __init__(
+        self,
+        state_dim,
+        discretization="zoh",
+        dt_min=1e-3,
+        dt_max=1e-1,
+        bidirectional=False,
+        init=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(autocast=False, **kwargs)
+        check_positive_int("state_dim", state_dim)
+        check_choice("discretization", discretization, DISCRETIZATIONS)
+        if not (isinstance(dt_min, numbers.Real) and isinstance(dt_max, numbers.Real)):
+            raise ValueError(f"`dt_min` and `dt_max` must be numbers, got {dt_min!r}, {dt_max!r}.")
+        if not 0 < dt_min < dt_max:
+            raise ValueError(
+                f"Expected 0 < `dt_min` < `dt_max` (the range of the initial step sizes), "
+                f"got dt_min={dt_min}, dt_max={dt_max}."
+            )
+        if not isinstance(bidirectional, bool):
+            raise ValueError(f"`bidirectional` must be True or False, got {bidirectional!r}.")
+        self.state_dim = state_dim
+        self.discretization = discretization
+        self.dt_min = float(dt_min)
+        self.dt_max = float(dt_max)
+        self.bidirectional = bidirectional
+        self.init = init
+        self.seed = seed
+        self.supports_masking = True
+
+    # -- construction -----------------------------------------------------
+
+    def _rng(self):
+        # Without a seed, draw from numpy's global state, which
+        # keras.utils.set_random_seed seeds.
+        seed = self.seed if self.seed is not None else np.random.randint(2**31)
+        return np.random.default_rng(seed)
+
+    def _add_real(self, name, value, ssm=False):
+        value = np.asarray(value, "float32")
+        var = self.add_weight(
+            name=name, shape=value.shape, initializer=lambda shape, dtype: value, dtype="float32"
+        )
+        if ssm:
+            var.ssm_optimizer = dict(SSM_OPTIMIZER)
+        return var
+
+    def _add_complex(self, name, value, ssm=False):
+        """A complex parameter as two real variables (optimizer moments are real)."""
+        value = np.asarray(value)
+        return (
+            self._add_real(f"{name}_re", value.real, ssm),
+            self._add_real(f"{name}_im", value.imag, ssm),
+        )
+
+    @property
+    def ssm_variables(self):
+        """The variables tagged as SSM parameters (Λ, B, Δ): trained at the
+        SSM learning rate with no weight decay."""
+        return [v for v in self.trainable_variables if getattr(v, "ssm_optimizer", None)]
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"`inputs` must have rank 3, (batch, length, features); got shape {input_shape}."
+            )
+        if input_shape[-1] is None:
+            raise ValueError("The feature axis of `inputs` must be known when the layer is built.")
+        self.features = int(input_shape[-1])
+        self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: self.features})
+        self._build_ssm(self._rng())
+        self.D = self._add_real("D", self._rng().standard_normal(self.features))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    # -- the full pass ------------------------------------------------------
+
+    def _check_inputs(self, inputs):
+        if len(inputs.shape) != 3:
+            raise ValueError(
+                f"`inputs` must have rank 3, (batch, length, features); got shape {inputs.shape}."
+            )
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if "float" not in dtype:
+            raise ValueError(
+                f"`inputs` must be a float tensor, got dtype {dtype}. Embed token ids first "
+                "(e.g. keras.layers.Embedding) or cast them."
+            )
+        if inputs.shape[-1] is not None and inputs.shape[-1] != self.features:
+            raise ValueError(
+                f"`inputs` has {inputs.shape[-1]} features but the layer was built for "
+                f"{self.features}."
+            )
+
+    def call(self, inputs, mask=None, step_scale=1.0):
+        self._check_inputs(inputs)
+        check_step_scale(step_scale)
+        u = ops.cast(inputs, "float32")
+        if mask is not None:
+            # A masked step feeds no input to the state and outputs zero.
+            keep = ops.cast(mask, "float32")[..., None]
+            u = u * keep
+        y = self._mix(u, step_scale) + self.D * u
+        if mask is not None:
+            y = y * keep
+        return ops.cast(y, self.compute_dtype)
+
+    # -- the canonical system -------------------------------------------
+
+    def _discrete(self, step_scale=1.0, length=None):
+        """The discrete system `(log Λ̄, B̄, C, C_backward)` of `_system`."""
+        system = self._system(length)
+        step = system["step"] * step_scale
+        if len(system["step"].shape) < len(system["Lambda"].shape):
+            step = step[..., None]
+        log_z, b_scale = discretize(system["Lambda"], step, self.discretization)
+        return log_z, b_scale, system
+
+    def ssm_parameters(self, length=None):
+        """The layer's system in the canonical continuous-time form (DESIGN.md).
+
+        Returns a dict of numpy arrays: `Lambda`, `B`, `C`, `D`, `step` (the
+        trained step, unaffected by `step_scale`), `"discretization"`, and
+        `C_backward` for bidirectional layers; `y = Re(C x) + D u` with the
+        conjugate-symmetry factor 2 already folded into `C`.
+        """
+        params = {
+            key: ops.convert_to_numpy(value) for key, value in self._system(length).items()
+        }
+        params["D"] = ops.convert_to_numpy(self.D)
+        params["discretization"] = self.discretization
+        return params
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            state_dim=self.state_dim,
+            discretization=self.discretization,
+            dt_min=self.dt_min,
+            dt_max=self.dt_max,
+            bidirectional=self.bidirectional,
+            init=self.init,
+            seed=self.seed,
+        )
+        return config
+
+    # -- streaming -------------------------------------------------------
+
+    def _check_streaming(self):
+        if self.bidirectional:
+            raise ValueError(
+                "Streaming (`step`) needs a causal layer: this layer is bidirectional. "
+                "Build it with bidirectional=False for online inference."
+            )
+
+    def _check_step_input(self, inputs_t):
+        if len(inputs_t.shape) != 2 or inputs_t.shape[-1] != self.features:
+            raise ValueError(
+                f"`inputs_t` must have shape (batch, {self.features}), got {inputs_t.shape}."
+            )
+
+
+class KernelSSMLayer(SSMLayer):
+    """A bank of `H` single-input single-output diagonal SSMs (S4D, DSS),
+    computed as a long convolution with its kernel.
+
+    `_system` returns `Lambda`, `B`, `C` of shape `(H, N)`, `step` `(H,)` or
+    `(H, N)`, and `C_backward` when bidirectional.
+    """
+
+    def _kernels(self, length, step_scale=1.0):
+        log_z, b_scale, system = self._discrete(step_scale, length)
+        b_bar = b_scale * system["B"]
+        forward = ssm_ops.vandermonde(log_z, system["C"] * b_bar, length)
+        if not self.bidirectional:
+            return forward, None
+        return forward, ssm_ops.vandermonde(log_z, system["C_backward"] * b_bar, length)
+
+    def kernel(self, length, step_scale=1.0):
+        """The convolution kernel `K_k = Re Σ_n C_n B̄_n Λ̄_n^k`, D excluded.
+
+        Returns `(features, length)` float32 (with bidirectional layers, the
+        forward kernel; the backward one is `kernel_backward`).
+        """
+        check_positive_int("length", length)
+        check_step_scale(step_scale)
+        return self._kernels(length, step_scale)[0]
+
+    def kernel_backward(self, length, step_scale=1.0):
+        """The backward kernel of a bidirectional layer, `(features, length)`:
+        tap `k` weights the input `k + 1` steps in the future."""
+        if not self.bidirectional:
+            raise ValueError("`kernel_backward` needs a bidirectional layer.")
+        check_positive_int("length", length)
+        return self._kernels(length, step_scale)[1]
+
+    def _mix(self, u, step_scale):
+        length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]
+        forward, backward = self._kernels(length, step_scale)
+        return ssm_ops.fft_conv(u, forward, backward)
+
+    def get_initial_state(self, batch_size):
+        """The zero state `(batch_size, H, N)` complex64 for `step`."""
+        n = self._system(self._streaming_length())["Lambda"].shape[-1]
+        return ops.zeros((batch_size, self.features, n), "complex64")
+
+    def _streaming_length(self):
+        return None
+
+    def step(self, inputs_t, state, step_scale=1.0):
+        """One step of the recurrence: `x_k = Λ̄ x_{k−1} + B̄ u_k`,
+        `y_k = Re(C x_k) + D u_k`.
+
+        Args:
+            inputs_t: `(batch, H)` float.
+            state: `(batch, H, N)` complex64, from `get_initial_state` or the
+                previous step.
+
+        Returns:
+            `(outputs_t, new_state)`, `(batch, H)` and `(batch, H, N)`.
+        """
+        self._check_streaming()
+        self._check_step_input(inputs_t)
+        check_step_scale(step_scale)
+        log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
+        u = ops.cast(inputs_t, "float32")
+        state = ops.exp(log_z) * state + (b_scale * system["B"]) * ops.cast(u, "complex64")[..., None]
+        y = ops.real(ops.sum(system["C"] * state, axis=-1)) + self.D * u
+        return ops.cast(y, self.compute_dtype), state
