@@ -130,8 +130,9 @@ class SSMLayer(keras.layers.Layer):
             raise ValueError("The feature axis of `inputs` must be known when the layer is built.")
         self.features = int(input_shape[-1])
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: self.features})
-        self._build_ssm(self._rng())
-        self.D = self._add_real("D", self._rng().standard_normal(self.features))
+        rng = self._rng()
+        self._build_ssm(rng)
+        self.D = self._add_real("D", rng.standard_normal(self.features))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -158,18 +159,26 @@ class SSMLayer(keras.layers.Layer):
                 f"{self.features}."
             )
 
-    def call(self, inputs, mask=None, step_scale=1.0):
+    def _prepare(self, inputs, mask, step_scale):
+        """Checks the call, returns float32 inputs with masked steps zeroed."""
         self._check_inputs(inputs)
         check_step_scale(step_scale)
         u = ops.cast(inputs, "float32")
-        if mask is not None:
-            # A masked step feeds no input to the state and outputs zero.
-            keep = ops.cast(mask, "float32")[..., None]
-            u = u * keep
-        y = self._mix(u, step_scale) + self.D * u
-        if mask is not None:
+        if mask is None:
+            return u, None
+        # A masked step feeds no input to the state and outputs zero.
+        keep = ops.cast(mask, "float32")[..., None]
+        return u * keep, keep
+
+    def _finish(self, mixed, u, keep):
+        y = mixed + self.D * u
+        if keep is not None:
             y = y * keep
         return ops.cast(y, self.compute_dtype)
+
+    def call(self, inputs, mask=None, step_scale=1.0):
+        u, keep = self._prepare(inputs, mask, step_scale)
+        return self._finish(self._mix(u, step_scale), u, keep)
 
     # -- the canonical system -------------------------------------------
 

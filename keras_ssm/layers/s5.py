@@ -1,0 +1,275 @@
+"""S5: simplified state space layers (Smith, Warrington, Linderman, ICLR 2023)."""
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_ssm import hippo
+from keras_ssm import ops as ssm_ops
+from keras_ssm.discretization import discretize
+from keras_ssm.layers.base import SSMLayer, check_choice, check_positive_int, log_uniform, to_complex
+
+C_INITS = ("trunc_standard", "lecun", "complex_normal")
+
+
+def lecun_normal(rng, shape, fan_in):
+    """Truncated (±2σ) normal with variance `1/fan_in`, as JAX's lecun_normal."""
+    z = rng.standard_normal(shape)
+    while np.any(np.abs(z) > 2):
+        bad = np.abs(z) > 2
+        z[bad] = rng.standard_normal(bad.sum())
+    # 0.8796 is the std of a standard normal truncated to [-2, 2].
+    return z * np.sqrt(1.0 / fan_in) / 0.87962566103423978
+
+
+def concrete(x):
+    """`x` as numpy when its value is known now (eager), else None (traced)."""
+    if isinstance(x, (np.ndarray, numbers.Number, list, tuple)):
+        return np.asarray(x)
+    try:
+        return ops.convert_to_numpy(x)
+    except Exception:  # a tracer or graph tensor: its value is not known yet
+        return None
+
+
+@keras.saving.register_keras_serializable(package="keras_ssm")
+class S5Layer(SSMLayer):
+    """S5: one multi-input multi-output diagonal SSM, run by a parallel scan.
+
+    With `P'` complex states (S5 paper, eq. 6-7 and §3):
+
+        x_k = Λ̄ x_{k−1} + B̄ u_k,   y_k = Re(C̃ x_k) + D u_k,
+
+    `Λ̄ = exp(ΛΔ)`, `B̄ = (Λ̄ − 1)/Λ · B̃` (ZOH) or the bilinear transform,
+    one learned step `Δ_p` per state. `Λ` is initialised to the diagonalised
+    normal part of HiPPO-LegS in `blocks` blocks, and `B̃ = V⁻¹B`, `C̃ = CV`
+    with the eigenvectors `V`. With `conj_sym` the layer keeps `P/2` states
+    and outputs `2 Re(C̃ x)`.
+
+    Inputs `(batch, length, H)` float, outputs the same shape; `length` may be
+    `None`. Masked steps feed no input to the state (time still passes) and
+    output zero, in both directions.
+
+    Args:
+        state_dim: S5's `P` (before conjugate symmetry halves it).
+        blocks: `J`, the number of HiPPO blocks (`P` divisible by `J`).
+        conj_sym: keep one state per conjugate pair (`P` even per block).
+        discretization: `"zoh"` or `"bilinear"`.
+        c_init: `"trunc_standard"` (rows lecun-normal, then `·V`), `"lecun"`
+            (one lecun-normal draw, then `·V`) or `"complex_normal"` (drawn in
+            the modal basis).
+        clip_eigs: use `Re Λ = min(Re Λ, −1e-4)` (stable for any length).
+        dt_min, dt_max: the range of the log-uniform initial steps.
+        bidirectional: a reverse scan over the same `(Λ̄, B̄u)` with its own
+            `C̃`; both directions include the current input, as in S5.
+        seed: optional int for the initialisation.
+
+    Call arguments:
+        inputs: `(batch, length, H)`.
+        mask: optional `(batch, length)` boolean.
+        step_scale: positive float multiplying every step (zero-shot change
+            of sampling rate).
+        timesteps: optional `(batch, length)` positive intervals for
+            irregular sampling: the step at position `k` is
+            `Δ · step_scale · timesteps[:, k]`, for both `Λ̄_k` and `B̄_k`
+            (a time-varying discretization through the same scan; the reverse
+            scan runs over the same elements).
+        initial_state: optional `(batch, P')` complex64 state to start from.
+        return_state: also return the final state `(batch, P')`, for chunked
+            streaming of long inputs (unidirectional layers).
+
+    Example:
+    >>> import keras, keras_ssm
+    >>> model = keras.Sequential([
+    ...     keras.Input((None, 8)),
+    ...     keras_ssm.S5Layer(state_dim=16, blocks=2, seed=0),
+    ...     keras.layers.Dense(2),
+    ... ])
+    >>> model(np.ones((3, 100, 8), "float32")).shape
+    (3, 100, 2)
+    """
+
+    def __init__(
+        self,
+        state_dim=64,
+        blocks=1,
+        conj_sym=True,
+        discretization="zoh",
+        c_init="trunc_standard",
+        clip_eigs=False,
+        dt_min=1e-3,
+        dt_max=1e-1,
+        bidirectional=False,
+        init="hippo",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            state_dim=state_dim,
+            discretization=discretization,
+            dt_min=dt_min,
+            dt_max=dt_max,
+            bidirectional=bidirectional,
+            init=init,
+            seed=seed,
+            **kwargs,
+        )
+        check_positive_int("blocks", blocks)
+        check_choice("c_init", c_init, C_INITS)
+        check_choice("init", init, ("hippo",))
+        if state_dim % blocks:
+            raise ValueError(
+                f"`state_dim` ({state_dim}) must be divisible by `blocks` ({blocks})."
+            )
+        if conj_sym and (state_dim // blocks) % 2:
+            raise ValueError(
+                f"With conj_sym=True each block keeps half its states, so "
+                f"`state_dim // blocks` must be even; got {state_dim} // {blocks}."
+            )
+        self.blocks = blocks
+        self.conj_sym = bool(conj_sym)
+        self.c_init = c_init
+        self.clip_eigs = bool(clip_eigs)
+
+    def _build_ssm(self, rng):
+        h, p = self.features, self.state_dim
+        lam, v, v_inv = hippo.block_hippo(p, self.blocks, self.conj_sym)
+        modes = lam.shape[0]
+        self.lambda_re = self._add_real("lambda_re", lam.real, ssm=True)
+        self.lambda_im = self._add_real("lambda_im", lam.imag, ssm=True)
+        b = v_inv @ lecun_normal(rng, (p, h), fan_in=p)
+        self.B_re, self.B_im = self._add_complex("B", b, ssm=True)
+        self.log_step = self._add_real(
+            "log_step", np.log(log_uniform(rng, modes, self.dt_min, self.dt_max)), ssm=True
+        )
+
+        def c_value():
+            if self.c_init == "complex_normal":
+                return (rng.standard_normal((h, modes)) + 1j * rng.standard_normal((h, modes))) * np.sqrt(0.5)
+            fan_in = p if self.c_init == "trunc_standard" else p * h
+            c = lecun_normal(rng, (h, p, 2), fan_in)
+            return (c[..., 0] + 1j * c[..., 1]) @ v
+
+        self.C_re, self.C_im = self._add_complex("C", c_value())
+        if self.bidirectional:
+            self.C_backward_re, self.C_backward_im = self._add_complex("C_backward", c_value())
+
+    def _system(self, length=None):
+        re = ops.minimum(self.lambda_re, -1e-4) if self.clip_eigs else self.lambda_re
+        factor = 2.0 if self.conj_sym else 1.0
+        system = {
+            "Lambda": to_complex(re, self.lambda_im),
+            "B": to_complex(self.B_re, self.B_im),
+            "C": factor * to_complex(self.C_re, self.C_im),
+            "step": ops.exp(self.log_step),
+        }
+        if self.bidirectional:
+            system["C_backward"] = factor * to_complex(self.C_backward_re, self.C_backward_im)
+        return system
+
+    def _check_timesteps(self, timesteps, inputs):
+        shape = tuple(timesteps.shape)
+        expected = tuple(inputs.shape[:2])
+        if len(shape) != 2 or any(a is not None and b is not None and a != b for a, b in zip(shape, expected)):
+            raise ValueError(
+                f"`timesteps` must have shape (batch, length) = {expected}, got {shape}."
+            )
+        value = concrete(timesteps)
+        if value is not None and not np.all(value > 0):
+            raise ValueError("`timesteps` must be positive: they are the intervals between samples.")
+
+    def _discretize(self, system, step_scale, timesteps):
+        step = system["step"] * ops.cast(step_scale, "float32")
+        if timesteps is not None:
+            step = ops.cast(timesteps, "float32")[..., None] * step
+        return discretize(system["Lambda"], step, self.discretization)
+
+    @staticmethod
+    def _inject(u, b):
+        """`u Bᵀ` for real `u (..., H)` and complex `B (P', H)`, in real matmuls."""
+        return to_complex(ops.matmul(u, ops.transpose(ops.real(b))), ops.matmul(u, ops.transpose(ops.imag(b))))
+
+    @staticmethod
+    def _project(x, c):
+        """`Re(x Cᵀ)` for complex `x (..., P')` and `C (H, P')`, in real matmuls."""
+        return ops.matmul(ops.real(x), ops.transpose(ops.real(c))) - ops.matmul(
+            ops.imag(x), ops.transpose(ops.imag(c))
+        )
+
+    def call(
+        self,
+        inputs,
+        mask=None,
+        step_scale=1.0,
+        timesteps=None,
+        initial_state=None,
+        return_state=False,
+    ):
+        u, keep = self._prepare(inputs, mask, step_scale)
+        if timesteps is not None:
+            self._check_timesteps(timesteps, inputs)
+        if (initial_state is not None or return_state) and self.bidirectional:
+            raise ValueError(
+                "`initial_state` / `return_state` carry a causal state: this layer is "
+                "bidirectional."
+            )
+        system = self._system()
+        log_z, b_scale = self._discretize(system, step_scale, timesteps)
+        bu = self._inject(u, system["B"]) * b_scale
+        a = ops.exp(log_z)
+        x, last = ssm_ops.linear_scan(a, bu, initial_state=initial_state)
+        mixed = self._project(x, system["C"])
+        if self.bidirectional:
+            x_backward, _ = ssm_ops.linear_scan(a, bu, reverse=True)
+            mixed = mixed + self._project(x_backward, system["C_backward"])
+        y = self._finish(mixed, u, keep)
+        return (y, last) if return_state else y
+
+    def compute_output_spec(self, inputs, return_state=False, **kwargs):
+        y = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if not return_state:
+            return y
+        return y, keras.KerasTensor((inputs.shape[0], self._modes()), dtype="complex64")
+
+    def _modes(self):
+        return self.state_dim // 2 if self.conj_sym else self.state_dim
+
+    def get_initial_state(self, batch_size):
+        """The zero state `(batch_size, P')` complex64 for `step` / `initial_state`."""
+        return ops.zeros((batch_size, self._modes()), "complex64")
+
+    def step(self, inputs_t, state, step_scale=1.0, timesteps_t=None):
+        """One step `x_k = Λ̄ x_{k−1} + B̄ u_k`, `y_k = Re(C̃ x_k) + D u_k`.
+
+        Args:
+            inputs_t: `(batch, H)` float.
+            state: `(batch, P')` complex64.
+            timesteps_t: optional `(batch,)` interval of this step.
+
+        Returns:
+            `(outputs_t, new_state)`.
+        """
+        self._check_streaming()
+        self._check_step_input(inputs_t)
+        system = self._system()
+        log_z, b_scale = self._discretize(
+            system, step_scale, None if timesteps_t is None else ops.reshape(timesteps_t, (-1, 1))
+        )
+        if timesteps_t is not None:
+            log_z, b_scale = log_z[:, 0], b_scale[:, 0]
+        u = ops.cast(inputs_t, "float32")
+        state = ops.exp(log_z) * state + b_scale * self._inject(u, system["B"])
+        y = self._project(state, system["C"]) + self.D * u
+        return ops.cast(y, self.compute_dtype), state
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            blocks=self.blocks,
+            conj_sym=self.conj_sym,
+            c_init=self.c_init,
+            clip_eigs=self.clip_eigs,
+        )
+        return config
