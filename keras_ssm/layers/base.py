@@ -129,7 +129,6 @@ class SSMLayer(keras.layers.Layer):
         if input_shape[-1] is None:
             raise ValueError("The feature axis of `inputs` must be known when the layer is built.")
         self.features = int(input_shape[-1])
-        self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: self.features})
         rng = self._rng()
         self._build_ssm(rng)
         self.D = self._add_real("D", rng.standard_normal(self.features))

@@ -1,0 +1,105 @@
+"""One helper checks every SSM layer the same way (as keras-hub's run_layer_test).
+
+`run_layer_test(cls, kwargs, oracle)` builds the layer and checks, on the
+active backend:
+- the full call against an independent numpy recurrence of
+  `ssm_parameters()` (relative error <= 1e-4), with and without `step_scale`;
+- `step` repeated over the sequence against the full call (<= 1e-5), for
+  causal layers;
+- masking: a right-padded batch gives the unpadded outputs at valid positions,
+  and an arbitrary mask pattern equals the recurrence with masked inputs zeroed
+  and masked outputs zero;
+- `.keras` round trip inside `keras.Sequential` (safe mode, no custom
+  objects): same predictions, and a length the model was not built with.
+"""
+
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from tests import oracle as oracles
+
+BATCH, FEATURES = 3, 4
+
+
+def inputs(length, batch=BATCH, features=FEATURES, seed=0):
+    return np.random.default_rng(seed).standard_normal((batch, length, features)).astype("float32")
+
+
+def numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def params_for(layer, length):
+    return layer.ssm_parameters(length=length) if _needs_length(layer) else layer.ssm_parameters()
+
+
+def _needs_length(layer):
+    return getattr(layer, "variant", None) == "softmax"
+
+
+def check_oracle(layer, oracle, length, step_scale=1.0, **call_kwargs):
+    x = inputs(length)
+    y = numpy(layer(x, step_scale=step_scale, **call_kwargs))
+    expected = oracle(params_for(layer, length), x, step_scale, **call_kwargs)
+    error = oracles.relative_error(y, expected)
+    assert error <= 1e-4, f"relative error {error:.2e} against the recurrence"
+
+
+def check_streaming(layer, length=40):
+    x = inputs(length)
+    full = numpy(layer(x))
+    if _needs_length(layer):
+        state = layer.get_initial_state(BATCH, length=length)
+    else:
+        state = layer.get_initial_state(BATCH)
+    outputs = []
+    for k in range(length):
+        y, state = layer.step(x[:, k], state)
+        outputs.append(numpy(y))
+    np.testing.assert_allclose(np.stack(outputs, axis=1), full, atol=1e-5, rtol=0)
+
+
+def check_masking(layer, oracle, length=48):
+    x = inputs(length, seed=1)
+    lengths = [length, length - 5, length - 17]
+    mask = np.arange(length)[None, :] < np.array(lengths)[:, None]
+    padded = np.where(mask[..., None], x, 0.0).astype("float32")
+    y = numpy(layer(padded, mask=mask))
+    for i, n in enumerate(lengths):
+        if _needs_length(layer):
+            continue  # DSS-softmax normalises over the call's length
+        alone = numpy(layer(x[i : i + 1, :n]))
+        np.testing.assert_allclose(y[i, :n], alone[0], atol=1e-5, rtol=1e-4)
+    assert np.all(y[~mask] == 0.0)
+
+    # Any pattern: masked steps feed no input and output zero.
+    pattern = np.random.default_rng(2).random((BATCH, length)) > 0.3
+    y = numpy(layer(x, mask=pattern))
+    expected = oracle(params_for(layer, length), np.where(pattern[..., None], x, 0.0)) * pattern[..., None]
+    assert oracles.relative_error(y, expected) <= 1e-4
+
+
+def check_serialization(layer, tmp_path, length=32):
+    model = keras.Sequential([keras.Input((None, FEATURES)), layer, keras.layers.Dense(2)])
+    x = inputs(length)
+    before = numpy(model(x))
+    path = os.path.join(str(tmp_path), "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(numpy(loaded(x)), before, atol=1e-6, rtol=1e-6)
+    assert loaded.layers[0].get_config() == layer.get_config()
+    other = numpy(loaded(inputs(length + 13, seed=3)))
+    assert other.shape == (BATCH, length + 13, 2) and np.all(np.isfinite(other))
+
+
+def run_layer_test(cls, kwargs, oracle, tmp_path, length=64, step_scale=0.6, **call_kwargs):
+    layer = cls(seed=0, **kwargs)
+    check_oracle(layer, oracle, length, **call_kwargs)
+    check_oracle(layer, oracle, length, step_scale=step_scale, **call_kwargs)
+    if not layer.bidirectional:
+        check_streaming(layer)
+    check_masking(layer, oracle)
+    check_serialization(layer, tmp_path)

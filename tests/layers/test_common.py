@@ -1,0 +1,162 @@
+"""What all three layers share: Keras integration, bad inputs, long sequences,
+and loading a model saved on one backend into the other two."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_ssm
+from tests.layer_test_case import inputs, numpy
+
+LAYERS = {
+    "s4d": lambda **kw: keras_ssm.S4DLayer(state_dim=16, **kw),
+    "dss_exp": lambda **kw: keras_ssm.DSSLayer(state_dim=8, variant="exp", **kw),
+    "dss_softmax": lambda **kw: keras_ssm.DSSLayer(state_dim=8, variant="softmax", **kw),
+    "s5": lambda **kw: keras_ssm.S5Layer(state_dim=16, blocks=2, **kw),
+}
+
+
+@pytest.fixture(params=sorted(LAYERS))
+def make_layer(request):
+    return LAYERS[request.param]
+
+
+def test_bad_inputs(make_layer):
+    layer = make_layer(seed=0)
+    layer(inputs(10))
+    with pytest.raises(ValueError, match="rank 3"):
+        layer(np.ones((3, 10), "float32"))
+    with pytest.raises(ValueError, match="features|incompatible"):
+        layer(np.ones((3, 10, 5), "float32"))
+    with pytest.raises(ValueError, match="float"):
+        layer(np.ones((3, 10, 4), "int32"))
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="step_scale"):
+            layer(inputs(10), step_scale=bad)
+    with pytest.raises(ValueError, match="inputs_t"):
+        layer.step(np.ones((3, 5), "float32"), None)
+
+
+def test_bidirectional_layers_refuse_to_stream(make_layer):
+    layer = make_layer(seed=0, bidirectional=True)
+    layer(inputs(10))
+    with pytest.raises(ValueError, match="bidirectional"):
+        layer.step(np.ones((3, 4), "float32"), None)
+
+
+def test_step_scale_changes_the_output(make_layer):
+    layer = make_layer(seed=0)
+    x = inputs(30)
+    assert not np.allclose(numpy(layer(x)), numpy(layer(x, step_scale=2.0)))
+
+
+def test_variables_tagged_for_the_optimizer(make_layer):
+    layer = make_layer(seed=0)
+    layer.build((None, None, 4))
+    tagged = {v.path.split("/")[-1] for v in layer.ssm_variables}
+    assert tagged and not tagged & {"D", "C_re", "C_im", "W_re", "W_im"}
+    assert all(v.ssm_optimizer["weight_decay"] == 0.0 for v in layer.ssm_variables)
+
+
+def test_functional_and_subclassed_models(make_layer):
+    x = keras.Input((None, 4))
+    functional = keras.Model(x, make_layer(seed=0)(x))
+    assert functional.output_shape == (None, None, 4)
+    assert numpy(functional(inputs(12))).shape == (3, 12, 4)
+
+    class Wrapped(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.ssm = make_layer(seed=0)
+            self.head = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.head(self.ssm(x))
+
+    assert numpy(Wrapped()(inputs(12))).shape == (3, 12, 1)
+
+
+def test_sequential_learns_a_long_memory_task(tmp_path):
+    # The label is the sign of the first step's first feature, read 256 steps later.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 256, 4)).astype("float32") * 0.1
+    x[:, 0, 0] = rng.choice([-1.0, 1.0], 128)
+    y = (x[:, 0, 0] > 0).astype("float32")[:, None]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((None, 4)),
+            keras.layers.Dense(16),
+            keras_ssm.S4DLayer(state_dim=16),
+            keras.layers.Activation("gelu"),
+            keras_ssm.DSSLayer(state_dim=16, variant="exp"),
+            keras.layers.Activation("gelu"),
+            keras_ssm.S5Layer(state_dim=16, blocks=2),
+            keras.layers.Lambda(lambda t: t[:, -1]),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history = model.fit(x, y, batch_size=32, epochs=10, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert history.history["accuracy"][-1] > 0.8
+    assert np.all(np.isfinite(numpy(model(inputs(500)[:, :, :4]))))
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_long_sequence_forward_and_backward_are_finite(name):
+    x = inputs(16384, batch=2, features=64)
+    layer = LAYERS[name](seed=0, **({"clip_eigs": False} if name == "s5" else {}))
+    model = keras.Sequential([keras.Input((None, 64)), layer])
+    model.compile(keras.optimizers.SGD(1e-3), "mse")
+    loss = model.train_on_batch(x, x)
+    assert np.isfinite(loss)
+    assert all(np.all(np.isfinite(numpy(v))) for v in model.weights)
+
+
+CROSS_BACKEND_LOADER = """
+import json, sys
+import numpy as np
+import keras, keras_ssm
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+x = np.load(sys.argv[2])
+print(json.dumps(keras.ops.convert_to_numpy(model(x)).tolist()))
+"""
+
+
+def test_saved_model_loads_on_the_other_backends(tmp_path):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((None, 4)),
+            keras_ssm.S4DLayer(state_dim=8, bidirectional=True),
+            keras_ssm.DSSLayer(state_dim=8, variant="softmax"),
+            keras_ssm.DSSLayer(state_dim=8, variant="exp", discretization="bilinear"),
+            keras_ssm.S5Layer(state_dim=8, blocks=2, bidirectional=True),
+            keras.layers.Dense(3),
+        ]
+    )
+    x = inputs(40)
+    expected = numpy(model(x))
+    model_path, x_path = os.path.join(tmp_path, "m.keras"), os.path.join(tmp_path, "x.npy")
+    model.save(model_path)
+    np.save(x_path, x)
+    for backend in {"jax", "tensorflow", "torch"} - {keras.backend.backend()}:
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        run = subprocess.run(
+            [sys.executable, "-c", CROSS_BACKEND_LOADER, model_path, x_path],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        got = np.array(json.loads(run.stdout.strip().splitlines()[-1]))
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5, err_msg=backend)

@@ -1,0 +1,72 @@
+"""Independent float64 numpy recurrences of the canonical system (DESIGN.md).
+
+They read only `layer.ssm_parameters()` and re-derive the discretization
+themselves, so a wrong kernel, scan, step size or folded factor in the library
+shows up as a mismatch.
+"""
+
+import numpy as np
+
+
+def _discretize(lam, step, method):
+    x = lam * step
+    if method == "zoh":
+        lam_bar = np.exp(x)
+        return lam_bar, (lam_bar - 1.0) / lam
+    if method == "bilinear":
+        return (1 + x / 2) / (1 - x / 2), step / (1 - x / 2)
+    raise AssertionError(method)
+
+
+def siso(params, u, step_scale=1.0):
+    """S4D / DSS: a bank of H SISO systems, `Lambda`, `B`, `C` of shape (H, N).
+
+    The backward system (bidirectional) sees strictly future inputs.
+    """
+    u = np.asarray(u, np.float64)
+    lam = params["Lambda"].astype(np.complex128)
+    step = np.asarray(params["step"], np.float64) * step_scale
+    if step.ndim == 1:
+        step = step[:, None]
+    lam_bar, b_scale = _discretize(lam, step, params["discretization"])
+    b_bar = b_scale * params["B"]
+    batch, length, _ = u.shape
+    y = u * params["D"]
+    x = np.zeros((batch,) + lam.shape, np.complex128)
+    for k in range(length):
+        x = lam_bar * x + b_bar * u[:, k, :, None]
+        y[:, k] += np.real(np.sum(params["C"] * x, axis=-1))
+    if "C_backward" in params:
+        x = np.zeros_like(x)
+        for k in range(length - 1, -1, -1):
+            y[:, k] += np.real(np.sum(params["C_backward"] * x, axis=-1))
+            x = lam_bar * x + b_bar * u[:, k, :, None]
+    return y
+
+
+def mimo(params, u, step_scale=1.0, timesteps=None):
+    """S5: `Lambda` (P,), `B` (P, H), `C` (H, P); the step at position k is
+    `step * step_scale * timesteps[:, k]`. The backward scan includes the
+    current input and runs over the same elements."""
+    u = np.asarray(u, np.float64)
+    batch, length, _ = u.shape
+    lam = params["Lambda"].astype(np.complex128)
+    timesteps = np.ones((batch, length)) if timesteps is None else np.asarray(timesteps, np.float64)
+    step = np.asarray(params["step"], np.float64) * step_scale * timesteps[..., None]
+    lam_bar, b_scale = _discretize(lam, step, params["discretization"])
+    bu = np.einsum("blh,ph->blp", u, params["B"].astype(np.complex128)) * b_scale
+    y = u * params["D"]
+    x = np.zeros((batch, lam.shape[0]), np.complex128)
+    for k in range(length):
+        x = lam_bar[:, k] * x + bu[:, k]
+        y[:, k] += np.real(x @ params["C"].T)
+    if "C_backward" in params:
+        x = np.zeros_like(x)
+        for k in range(length - 1, -1, -1):
+            x = lam_bar[:, k] * x + bu[:, k]
+            y[:, k] += np.real(x @ params["C_backward"].T)
+    return y
+
+
+def relative_error(actual, expected):
+    return float(np.max(np.abs(np.asarray(actual) - expected)) / np.max(np.abs(expected)))
