@@ -61,7 +61,9 @@ def fft_conv(u, kernel, kernel_backward=None):
     >>> keras.ops.convert_to_numpy(fft_conv(u, k))[0, :, 0].round(3).tolist()
     [1.0, 0.5, 0.25, 0.125]
     """
-    return _fast("fft_conv")(u, kernel, kernel_backward)
+    if kernel_backward is not None:
+        kernel_backward = keras.ops.convert_to_tensor(kernel_backward)
+    return _fast("fft_conv")(keras.ops.convert_to_tensor(u), keras.ops.convert_to_tensor(kernel), kernel_backward)
 
 
 def vandermonde(log_z, coef, length):
@@ -86,6 +88,8 @@ def vandermonde(log_z, coef, length):
     >>> keras.ops.convert_to_numpy(vandermonde(log_z, coef, 4)).round(4).tolist()
     [[1.0, 0.5, 0.25, 0.125]]
     """
+    log_z = keras.ops.convert_to_tensor(log_z, "complex64")
+    coef = keras.ops.convert_to_tensor(coef, "complex64")
     return _fast("vandermonde")(log_z, coef, int(length))
 
 

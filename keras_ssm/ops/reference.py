@@ -34,6 +34,7 @@ def circular_kernel(kernel, kernel_backward, n):
 
 
 def fft_conv(u, kernel, kernel_backward=None):
+    u = ops.convert_to_tensor(u)
     dtype = u.dtype
     length = ops.shape(u)[1]
     n = fft_length(length)
@@ -48,6 +49,8 @@ def fft_conv(u, kernel, kernel_backward=None):
 
 
 def vandermonde(log_z, coef, length):
+    log_z = ops.convert_to_tensor(log_z, "complex64")
+    coef = ops.convert_to_tensor(coef, "complex64")
     powers = ops.exp(log_z[..., None] * ops.cast(ops.arange(length), log_z.dtype))
     return ops.real(ops.sum(coef[..., None] * powers, axis=-2))
 
