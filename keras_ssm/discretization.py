@@ -31,6 +31,7 @@ def discretize(lam, step, method):
     >>> float(np.exp(np.real(keras.ops.convert_to_numpy(log_z)))[0]).__round__(4)
     0.6065
     """
+    lam = ops.convert_to_tensor(lam, "complex64")
     dt_lam = lam * ops.cast(step, lam.dtype)
     if method == "zoh":
         return dt_lam, (ops.exp(dt_lam) - 1.0) / lam

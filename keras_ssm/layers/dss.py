@@ -59,12 +59,13 @@ class DSSLayer(KernelSSMLayer):
 
     Example:
     >>> import keras, keras_ssm
+    >>> import numpy as np
     >>> model = keras.Sequential([
     ...     keras.Input((None, 8)),
     ...     keras_ssm.DSSLayer(state_dim=16, variant="exp", seed=0),
     ...     keras.layers.Dense(2),
     ... ])
-    >>> model(np.ones((3, 100, 8), "float32")).shape
+    >>> tuple(model(np.ones((3, 100, 8), "float32")).shape)
     (3, 100, 2)
     """
 

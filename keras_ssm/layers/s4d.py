@@ -49,12 +49,13 @@ class S4DLayer(KernelSSMLayer):
 
     Example:
     >>> import keras, keras_ssm
+    >>> import numpy as np
     >>> model = keras.Sequential([
     ...     keras.Input((None, 8)),
     ...     keras_ssm.S4DLayer(state_dim=16, seed=0),
     ...     keras.layers.Dense(2),
     ... ])
-    >>> model(np.ones((3, 100, 8), "float32")).shape
+    >>> tuple(model(np.ones((3, 100, 8), "float32")).shape)
     (3, 100, 2)
     """
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from keras_ssm import S4DLayer
-from tests import oracle
-from tests.layer_test_case import inputs, numpy, run_layer_test
+from keras_ssm import simulate as oracle
+from tests.layer_test_case import inputs, numpy, relative_error, run_layer_test
 
 
 @pytest.mark.parametrize("discretization", ["zoh", "bilinear"])
@@ -27,7 +27,7 @@ def test_bidirectional_sees_strictly_future_inputs(discretization, tmp_path):
 def test_long_sequence_matches_recurrence():
     layer = S4DLayer(state_dim=64, seed=3)
     x = inputs(1024, batch=2)
-    error = oracle.relative_error(numpy(layer(x)), oracle.siso(layer.ssm_parameters(), x))
+    error = relative_error(numpy(layer(x)), oracle.siso(layer.ssm_parameters(), x))
     assert error <= 1e-4
 
 

@@ -1,10 +1,12 @@
-"""Independent float64 numpy recurrences of the canonical system (DESIGN.md).
+"""Float64 numpy simulation of the canonical system of DESIGN.md.
 
-They read only `layer.ssm_parameters()` and re-derive the discretization
-themselves, so a wrong kernel, scan, step size or folded factor in the library
-shows up as a mismatch.
+`simulate(layer.ssm_parameters(), u)` runs `x_k = Λ̄ x_{k−1} + B̄ u_k`,
+`y_k = Re(C x_k) + D u_k` step by step on the host. It shares no code with the
+layers (it re-derives the discretization itself), which makes it the oracle of
+the tests and of the demo, and a way to check an exported system.
 """
 
+import keras
 import numpy as np
 
 
@@ -68,5 +70,28 @@ def mimo(params, u, step_scale=1.0, timesteps=None):
     return y
 
 
-def relative_error(actual, expected):
-    return float(np.max(np.abs(np.asarray(actual) - expected)) / np.max(np.abs(expected)))
+def simulate(params, u, step_scale=1.0, timesteps=None):
+    """Runs the system `params` (from `ssm_parameters()`) over `u`.
+
+    Args:
+        params: the dict of `layer.ssm_parameters()`.
+        u: `(batch, length, H)` array.
+        step_scale: multiplies every step.
+        timesteps: optional `(batch, length)` step multipliers (S5 only).
+
+    Returns:
+        `(batch, length, H)` float64 outputs.
+
+    Example:
+    >>> import numpy as np, keras_ssm
+    >>> layer = keras_ssm.S4DLayer(state_dim=8, seed=0)
+    >>> u = np.ones((1, 20, 3), "float32")
+    >>> y = keras.ops.convert_to_numpy(layer(u))
+    >>> bool(np.allclose(y, simulate(layer.ssm_parameters(), u), atol=1e-4))
+    True
+    """
+    if np.ndim(params["Lambda"]) == 1:
+        return mimo(params, u, step_scale, timesteps)
+    if timesteps is not None:
+        raise ValueError("`timesteps` is only defined for MIMO (S5) systems.")
+    return siso(params, u, step_scale)

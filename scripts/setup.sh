@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates .venv with keras_ssm and all three backends (pinned in pyproject.toml).
+# Re-running is cheap: it reinstalls only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+stamp=.venv/.keras_ssm-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+echo "Setting up .venv (keras, jax, tensorflow-cpu, torch==2.13.0 CPU; a few minutes the first time)..."
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".[all,test,plot]"
+echo "$want" > "$stamp"
