@@ -149,10 +149,10 @@ class DSSLayer(KernelSSMLayer):
         if length is None:
             raise ValueError("DSS-softmax depends on the sequence length: pass `length`.")
         positive = ops.real(x) > 0
-        x_minus = ops.where(positive, -x, x)
-        rho = reciprocal((ops.exp(x_minus * length) - 1.0) * lam)
+        n = ops.cast(length, x.dtype)
+        rho = reciprocal((ops.exp(ops.where(positive, -x, x) * n) - 1.0) * lam)
         # A growing mode's sum is dominated by its last term: shift by it.
-        shift = ops.exp(ops.where(positive, -x * length, ops.zeros_like(x)))
+        shift = ops.exp(ops.where(positive, -x * n, ops.zeros_like(x)))
         return ops.where(positive, -rho * shift, rho)
 
     def _system(self, length=None):
@@ -175,8 +175,9 @@ class DSSLayer(KernelSSMLayer):
         sx = x * ops.cast(s, x.dtype)
         positive = ops.real(x) > 0
         lam = to_complex(*self._lambda())
-        rho = reciprocal((ops.exp(ops.where(positive, -x, x) * length) - 1.0) * lam)
-        exponent = ops.where(positive, x * ops.cast(s * (length - 1) - length, x.dtype), ops.zeros_like(x))
+        n = ops.cast(length, "float32")
+        rho = reciprocal((ops.exp(ops.where(positive, -x, x) * ops.cast(n, x.dtype)) - 1.0) * lam)
+        exponent = ops.where(positive, x * ops.cast(s * (n - 1) - n, x.dtype), ops.zeros_like(x))
         scale = (ops.exp(sx) - 1.0) * rho * ops.where(positive, -ops.exp(exponent), ops.ones_like(x))
         log_z = ops.where(positive, -sx, sx)
         zero = ops.zeros_like(x)

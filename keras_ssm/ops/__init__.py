@@ -16,6 +16,7 @@ Complex values are complex64 tensors; parameters stay real Keras variables.
 """
 
 import importlib
+import numbers
 
 import keras
 
@@ -90,7 +91,9 @@ def vandermonde(log_z, coef, length):
     """
     log_z = keras.ops.convert_to_tensor(log_z, "complex64")
     coef = keras.ops.convert_to_tensor(coef, "complex64")
-    return _fast("vandermonde")(log_z, coef, int(length))
+    if isinstance(length, numbers.Integral):
+        length = int(length)
+    return _fast("vandermonde")(log_z, coef, length)
 
 
 def linear_scan(a, b, reverse=False, initial_state=None):

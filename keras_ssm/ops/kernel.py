@@ -11,15 +11,20 @@ import math
 
 from keras import ops
 
+# The inner block when the length is only known at run time (TF graphs).
+DYNAMIC_CHUNK = 64
+
 
 def chunk_size(length):
     """The power of two nearest `sqrt(length)`: the inner block of the split."""
+    if not isinstance(length, int):
+        return DYNAMIC_CHUNK
     return 2 ** max(0, round(math.log2(max(length, 1)) / 2))
 
 
 def vandermonde(log_z, coef, length):
     t = chunk_size(length)
-    q = -(-length // t)
+    q = (length + t - 1) // t
     cdtype = log_z.dtype
     inner = ops.exp(log_z[..., None] * ops.cast(ops.arange(t), cdtype))
     outer = coef[..., None] * ops.exp(log_z[..., None] * ops.cast(ops.arange(q) * t, cdtype))

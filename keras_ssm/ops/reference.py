@@ -11,7 +11,11 @@ from keras import ops
 
 def fft_length(length):
     """The FFT size for a linear convolution of two length-`L` signals: the
-    power of two at or above `2L`, so nothing wraps around."""
+    power of two at or above `2L`, so nothing wraps around. `length` may be a
+    scalar tensor (a length known only at run time)."""
+    if not isinstance(length, int):
+        exponent = ops.ceil(ops.log2(ops.cast(2 * length, "float32")))
+        return ops.cast(2.0**exponent, "int32")
     n = 1
     while n < 2 * length:
         n *= 2

@@ -160,3 +160,42 @@ def test_saved_model_loads_on_the_other_backends(tmp_path):
         assert run.returncode == 0, run.stderr[-2000:]
         got = np.array(json.loads(run.stdout.strip().splitlines()[-1]))
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5, err_msg=backend)
+
+
+class VariableLengthBatches(keras.utils.PyDataset):
+    """Batches of different lengths, as length bucketing produces."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.batches = [
+            (rng.standard_normal((4, n, 4)).astype("float32"), rng.standard_normal((4, 1)).astype("float32"))
+            for n in (17, 40, 64, 23)
+        ]
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        return self.batches[index]
+
+
+def test_fit_on_batches_of_varying_length(make_layer):
+    model = keras.Sequential(
+        [keras.Input((None, 4)), make_layer(seed=0), keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)]
+    )
+    model.compile("adam", "mse")
+    history = model.fit(VariableLengthBatches(), epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="only TF graphs have lengths unknown at trace time"
+)
+def test_unknown_length_in_a_tensorflow_graph(make_layer):
+    import tensorflow as tf
+
+    layer = make_layer(seed=0)
+    x = inputs(37)
+    traced = tf.function(layer.__call__, input_signature=[tf.TensorSpec((None, None, 4), tf.float32)])
+    np.testing.assert_allclose(numpy(traced(x)), numpy(layer(x)), atol=1e-4, rtol=1e-4)
