@@ -13,7 +13,10 @@ active backend:
   objects): same predictions, and a length the model was not built with.
 """
 
+import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -107,3 +110,31 @@ def run_layer_test(cls, kwargs, oracle, tmp_path, length=64, step_scale=0.6, **c
         check_streaming(layer)
     check_masking(layer, oracle)
     check_serialization(layer, tmp_path)
+
+
+OTHER_BACKEND_LOADER = """
+import json, sys
+import numpy as np
+import keras, keras_ssm
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+x = np.load(sys.argv[2], allow_pickle=False)
+print(json.dumps(keras.ops.convert_to_numpy(model(x)).tolist()))
+"""
+
+
+def check_other_backends(model, x, tmp_path):
+    """Saves `model` and loads it on the two other backends (fresh processes,
+    safe mode, no custom objects): the predictions on `x` must agree."""
+    expected = numpy(model(x))
+    model_path, x_path = os.path.join(tmp_path, "model.keras"), os.path.join(tmp_path, "x.npy")
+    model.save(model_path)
+    np.save(x_path, x)
+    for backend in sorted({"jax", "tensorflow", "torch"} - {keras.backend.backend()}):
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        run = subprocess.run(
+            [sys.executable, "-c", OTHER_BACKEND_LOADER, model_path, x_path],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        got = np.array(json.loads(run.stdout.strip().splitlines()[-1]))
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5, err_msg=backend)

@@ -1,17 +1,12 @@
 """What all three layers share: Keras integration, bad inputs, long sequences,
 and loading a model saved on one backend into the other two."""
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 import keras_ssm
-from tests.layer_test_case import inputs, numpy
+from tests.layer_test_case import check_other_backends, inputs, numpy
 
 LAYERS = {
     "s4d": lambda **kw: keras_ssm.S4DLayer(state_dim=16, **kw),
@@ -124,16 +119,6 @@ def test_long_sequence_forward_and_backward_are_finite(name):
     assert all(np.all(np.isfinite(numpy(v))) for v in model.weights)
 
 
-CROSS_BACKEND_LOADER = """
-import json, sys
-import numpy as np
-import keras, keras_ssm
-model = keras.saving.load_model(sys.argv[1], safe_mode=True)
-x = np.load(sys.argv[2])
-print(json.dumps(keras.ops.convert_to_numpy(model(x)).tolist()))
-"""
-
-
 def test_saved_model_loads_on_the_other_backends(tmp_path):
     keras.utils.set_random_seed(1)
     model = keras.Sequential(
@@ -146,20 +131,7 @@ def test_saved_model_loads_on_the_other_backends(tmp_path):
             keras.layers.Dense(3),
         ]
     )
-    x = inputs(40)
-    expected = numpy(model(x))
-    model_path, x_path = os.path.join(tmp_path, "m.keras"), os.path.join(tmp_path, "x.npy")
-    model.save(model_path)
-    np.save(x_path, x)
-    for backend in {"jax", "tensorflow", "torch"} - {keras.backend.backend()}:
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        run = subprocess.run(
-            [sys.executable, "-c", CROSS_BACKEND_LOADER, model_path, x_path],
-            env=env, capture_output=True, text=True, check=False,
-        )
-        assert run.returncode == 0, run.stderr[-2000:]
-        got = np.array(json.loads(run.stdout.strip().splitlines()[-1]))
-        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5, err_msg=backend)
+    check_other_backends(model, inputs(40), tmp_path)
 
 
 class VariableLengthBatches(keras.utils.PyDataset):

@@ -1,0 +1,169 @@
+"""The residual block around a sequence layer, as S4D and S5 train them."""
+
+import keras
+from keras import ops
+
+from keras_ssm.layers.base import SSMLayer, check_choice
+from keras_ssm.layers.dss import DSSLayer
+from keras_ssm.layers.s4d import S4DLayer
+from keras_ssm.layers.s5 import S5Layer
+
+SEQUENCE_LAYERS = {"s4d": S4DLayer, "dss": DSSLayer, "s5": S5Layer}
+NORMS = ("batch", "layer")
+ACTIVATIONS = ("gelu", "glu", "half_glu1", "half_glu2")
+
+
+def sequence_layer(layer, **kwargs):
+    """An SSM layer from a name (`"s4d"`, `"dss"`, `"s5"`) and its arguments,
+    or the instance itself.
+
+    Example:
+    >>> sequence_layer("s5", state_dim=16).__class__.__name__
+    'S5Layer'
+    """
+    if isinstance(layer, SSMLayer):
+        if kwargs:
+            raise ValueError("Pass either a layer instance or a name with arguments, not both.")
+        return layer
+    check_choice("layer", layer, tuple(SEQUENCE_LAYERS))
+    return SEQUENCE_LAYERS[layer](**kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_ssm")
+class SSMBlock(keras.layers.Layer):
+    """Normalization, an SSM layer, an activation, dropout and a residual.
+
+    Pre-norm (the S5 / S4 LRA default): `x + act(ssm(norm(x)))`; post-norm:
+    `norm(x + act(ssm(x)))`. Activations (S5 paper's code, §B; `drop` is
+    dropout with one mask per feature for all time steps):
+
+    | `activation` | output |
+    |---|---|
+    | `gelu` | `drop(gelu(y))` |
+    | `glu` | `z = drop(gelu(y))`; `drop(W₁z ⊙ σ(W₂z))` |
+    | `half_glu1` | `z = drop(gelu(y))`; `drop(z ⊙ σ(W₂z))` |
+    | `half_glu2` | `z = drop(gelu(y))`; `drop(y ⊙ σ(W₂z))` |
+
+    Masks pass through; BatchNorm statistics ignore masked steps.
+
+    Args:
+        layer: the sequence layer: an `S4DLayer`, `DSSLayer` or `S5Layer`
+            instance, or its name `"s4d"`, `"dss"`, `"s5"`.
+        layer_kwargs: arguments of the layer when `layer` is a name.
+        norm: `"batch"` or `"layer"`.
+        prenorm: normalize before the SSM (True) or after the residual.
+        activation: one of the table above.
+        dropout: rate, tied over time.
+
+    Inputs `(batch, length, H)`, outputs the same shape.
+
+    Example:
+    >>> import numpy as np
+    >>> block = SSMBlock("s4d", layer_kwargs={"state_dim": 16}, activation="half_glu1")
+    >>> tuple(block(np.ones((2, 50, 8), "float32")).shape)
+    (2, 50, 8)
+    """
+
+    def __init__(
+        self,
+        layer="s5",
+        layer_kwargs=None,
+        norm="batch",
+        prenorm=True,
+        activation="gelu",
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_choice("norm", norm, NORMS)
+        check_choice("activation", activation, ACTIVATIONS)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}.")
+        self.layer = sequence_layer(layer, **(layer_kwargs or {}))
+        self.norm_type = norm
+        self.prenorm = bool(prenorm)
+        self.activation = activation
+        self.dropout_rate = float(dropout)
+        if norm == "batch":
+            # S5's LRA configs use momentum 0.95 on the running statistics.
+            self.norm = keras.layers.BatchNormalization(momentum=0.95, name="norm")
+        else:
+            self.norm = keras.layers.LayerNormalization(name="norm")
+        self.dropout = keras.layers.SpatialDropout1D(self.dropout_rate, name="dropout")
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        # A deserialized sublayer may come built already.
+        for sublayer in (self.norm, self.layer):
+            if not sublayer.built:
+                sublayer.build(input_shape)
+        if self.activation == "glu":
+            self.value_kernel, self.value_bias = self._dense_weights("value", features)
+        if self.activation != "gelu":
+            self.gate_kernel, self.gate_bias = self._dense_weights("gate", features)
+
+    def _dense_weights(self, name, features):
+        kernel = self.add_weight(name=f"{name}_kernel", shape=(features, features), initializer="glorot_uniform")
+        bias = self.add_weight(name=f"{name}_bias", shape=(features,), initializer="zeros")
+        return kernel, bias
+
+    def _activate(self, y, training):
+        z = self.dropout(ops.gelu(y), training=training)
+        if self.activation == "gelu":
+            return z
+        gate = ops.sigmoid(ops.matmul(z, self.gate_kernel) + self.gate_bias)
+        if self.activation == "glu":
+            value = ops.matmul(z, self.value_kernel) + self.value_bias
+        else:
+            value = z if self.activation == "half_glu1" else y
+        return self.dropout(value * gate, training=training)
+
+    def _normalize(self, x, mask, training):
+        if self.norm_type == "batch":
+            return self.norm(x, training=training, mask=mask)
+        return self.norm(x)
+
+    def call(self, inputs, mask=None, training=None, **layer_kwargs):
+        x = self._normalize(inputs, mask, training) if self.prenorm else inputs
+        y = self._activate(self.layer(x, mask=mask, **layer_kwargs), training)
+        out = inputs + y
+        return out if self.prenorm else self._normalize(out, mask, training)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_initial_state(self, batch_size, **kwargs):
+        """The state of the block's SSM layer (see its `get_initial_state`)."""
+        return self.layer.get_initial_state(batch_size, **kwargs)
+
+    def step(self, inputs_t, state, **layer_kwargs):
+        """One streaming step, `(batch, H)` in and out; norms in inference mode."""
+        x = inputs_t = ops.convert_to_tensor(inputs_t)
+        if self.prenorm:
+            x = self._normalize(x[:, None], None, False)[:, 0]
+        y, state = self.layer.step(x, state, **layer_kwargs)
+        out = inputs_t + self._activate(y[:, None], training=False)[:, 0]
+        if not self.prenorm:
+            out = self._normalize(out[:, None], None, False)[:, 0]
+        return out, state
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            layer=keras.saving.serialize_keras_object(self.layer),
+            norm=self.norm_type,
+            prenorm=self.prenorm,
+            activation=self.activation,
+            dropout=self.dropout_rate,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        return cls(**config)

@@ -1,0 +1,5 @@
+"""Task models built from SSM blocks, in the keras-hub manner."""
+
+from keras_ssm.models.backbone import SSMBackbone
+from keras_ssm.models.classifier import SSMClassifier
+from keras_ssm.models.retrieval import SSMRetrievalClassifier

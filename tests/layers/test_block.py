@@ -1,0 +1,79 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_ssm.layers.block import SSMBlock, sequence_layer
+from keras_ssm.layers.s4d import S4DLayer
+from tests.layer_test_case import inputs, numpy
+
+
+@pytest.mark.parametrize("activation", ["gelu", "glu", "half_glu1", "half_glu2"])
+@pytest.mark.parametrize("norm, prenorm", [("batch", True), ("layer", False)])
+def test_streaming_equals_full_pass(activation, norm, prenorm):
+    block = SSMBlock("s4d", {"state_dim": 8, "seed": 0}, norm=norm, prenorm=prenorm, activation=activation, dropout=0.2)
+    x = inputs(25)
+    full = numpy(block(x))
+    state, outputs = block.get_initial_state(3), []
+    for k in range(25):
+        y, state = block.step(x[:, k], state)
+        outputs.append(numpy(y))
+    np.testing.assert_allclose(np.stack(outputs, 1), full, atol=1e-5)
+
+
+def test_activation_formulas():
+    block = SSMBlock(S4DLayer(state_dim=8, seed=0), activation="half_glu2", norm="layer")
+    x = inputs(10)
+    out = numpy(block(x))
+    y = numpy(block.layer(numpy(block.norm(x))))
+    gelu = numpy(keras.ops.gelu(y))
+    gate = 1 / (1 + np.exp(-(gelu @ numpy(block.gate_kernel) + numpy(block.gate_bias))))
+    np.testing.assert_allclose(out, x + y * gate, atol=1e-5)
+
+
+def test_batch_norm_statistics_ignore_padded_steps():
+    block = SSMBlock("s5", {"state_dim": 8, "seed": 0}, norm="batch")
+    x = inputs(20)
+    mask = np.arange(20)[None] < np.array([[20], [12], [7]])
+    garbage = np.where(mask[..., None], x, 1e3).astype("float32")
+    clean = np.where(mask[..., None], x, 0.0).astype("float32")
+    out_garbage = numpy(block(garbage, mask=mask, training=True))
+    mean_garbage = numpy(block.norm.moving_mean).copy()
+    block.norm.moving_mean.assign(np.zeros_like(mean_garbage))
+    out_clean = numpy(block(clean, mask=mask, training=True))
+    np.testing.assert_allclose(numpy(block.norm.moving_mean), mean_garbage, atol=1e-5)
+    np.testing.assert_allclose(out_garbage[mask], out_clean[mask], atol=1e-4)
+
+
+def test_dropout_is_tied_over_time():
+    block = SSMBlock("s4d", {"state_dim": 8, "seed": 0}, norm="layer", dropout=0.5)
+    x = inputs(30)
+    y = numpy(block(x, training=True)) - x  # the residual branch
+    dropped = np.all(y == 0.0, axis=1)  # (batch, features): whole channels dropped
+    assert dropped.any() and np.all((y == 0.0).any(axis=1) <= dropped | ~(y == 0.0).all(axis=1))
+
+
+def test_save_and_reload(tmp_path):
+    model = keras.Sequential([keras.Input((None, 4)), SSMBlock("dss", {"state_dim": 8}, activation="glu")])
+    x = inputs(16)
+    path = str(tmp_path / "block.keras")
+    model.save(path)
+    np.testing.assert_allclose(numpy(keras.saving.load_model(path)(x)), numpy(model(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(layer="s6"), "layer"),
+        (dict(norm="group"), "norm"),
+        (dict(activation="relu"), "activation"),
+        (dict(dropout=1.0), "dropout"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SSMBlock(**kwargs)
+
+
+def test_instance_and_kwargs_are_exclusive():
+    with pytest.raises(ValueError, match="instance"):
+        sequence_layer(S4DLayer(), state_dim=8)
