@@ -1,11 +1,14 @@
 """`python -m keras_ssm ...`: the command line.
 
 Commands:
-    demo   build each layer, check it against the float64 recurrence of its
-           canonical system, time it, and print a table.
+    demo       build each layer, check it against the float64 recurrence of
+               its canonical system, time it, and print a table.
+    train      train a recipe (a JSON file: data, model, optimizer, epochs).
+    evaluate   evaluate a trained model on a recipe's data.
 """
 
 import argparse
+import os
 import time
 
 import keras
@@ -72,6 +75,27 @@ def _stream_error(layer, u, full):
     return float(np.abs(np.stack(outputs, 1) - full[:, :steps]).max() / np.abs(full).max())
 
 
+def train(args):
+    """Trains a recipe; prints where everything went and the result."""
+    from keras_ssm.training import recipe
+
+    out = args.out or os.path.join("runs", os.path.splitext(os.path.basename(args.recipe))[0])
+    summary = recipe.train(args.recipe, out, verbose=args.verbose)
+    print(f"\n{summary['name']}: {summary['task']}, {summary['parameters']:,} parameters, {summary['seconds']} s")
+    print(f"best validation accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}")
+    print(f"test accuracy of that checkpoint {summary['test_accuracy']:.4f}")
+    print(f"model: {os.path.join(out, 'best.keras')}; metrics: {os.path.join(out, 'metrics.csv')}")
+    return 0
+
+
+def evaluate(args):
+    from keras_ssm.training import recipe
+
+    result = recipe.evaluate(args.recipe, args.model, split=args.split, verbose=args.verbose)
+    print(f"{args.split}: accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m keras_ssm",
@@ -87,5 +111,30 @@ def main(argv=None):
     demo_parser.add_argument("--features", type=int, default=16, help="features H (default 16)")
     demo_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo_parser.set_defaults(run=demo)
+
+    train_parser = commands.add_parser(
+        "train",
+        help="train a recipe",
+        description="Train the model of a recipe JSON file (see keras_ssm/training/recipe.py "
+        "for the format). Keeps the best model by validation accuracy, resumes an interrupted "
+        "run from the same --out folder, and reports the test accuracy of the best checkpoint.",
+    )
+    train_parser.add_argument("recipe", help="path of the recipe JSON file")
+    train_parser.add_argument("--out", help="output folder (default runs/<recipe name>)")
+    train_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
+    train_parser.set_defaults(run=train)
+
+    eval_parser = commands.add_parser(
+        "evaluate", help="evaluate a trained model on a recipe's data split"
+    )
+    eval_parser.add_argument("recipe", help="path of the recipe JSON file (for its data)")
+    eval_parser.add_argument("--model", required=True, help="the .keras file, e.g. runs/NAME/best.keras")
+    eval_parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    eval_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
+    eval_parser.set_defaults(run=evaluate)
+
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError) as error:
+        parser.exit(2, f"error: {error}\n")

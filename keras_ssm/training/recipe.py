@@ -1,0 +1,300 @@
+"""Training recipes: a small JSON file that says what to train, and its runner.
+
+A recipe names the data (a `keras_ssm.data` task and its folder), the model
+(an `SSMBackbone` and its head), the optimizer of the papers (SSM parameters
+at `ssm_lr` with no weight decay, the rest AdamW at `lr`; warmup then cosine
+decay per step) and the number of epochs:
+
+```json
+{
+  "name": "listops-s5",
+  "seed": 0,
+  "epochs": 40,
+  "data": {"task": "listops", "path": "data/listops", "batch_size": 50},
+  "model": {"layer": "s5", "depth": 8, "width": 128,
+            "layer_kwargs": {"state_dim": 16, "blocks": 8, "bidirectional": true},
+            "norm": "batch", "prenorm": true, "activation": "half_glu2",
+            "dropout": 0.0, "pooling": "mean"},
+  "optimizer": {"lr": 0.003, "ssm_lr": 0.001, "weight_decay": 0.04,
+                "warmup_epochs": 1, "lr_min": 0.0}
+}
+```
+
+`train(recipe, out_dir)` keeps the best model by validation accuracy
+(`best.keras`), resumes an interrupted run (`keras.callbacks.BackupAndRestore`),
+logs metrics per epoch (`metrics.csv`), and writes `summary.json` with the
+test accuracy of the best-validation checkpoint.
+"""
+
+import copy
+import csv
+import inspect
+import json
+import os
+import time
+
+import keras
+
+from keras_ssm.layers.block import ACTIVATIONS, NORMS, SEQUENCE_LAYERS
+from keras_ssm.layers.pooling import POOLINGS
+from keras_ssm.training.optimizers import build_optimizer
+
+# field: (types, required, default)
+TOP_FIELDS = {
+    "name": (str, False, "run"),
+    "seed": (int, False, 0),
+    "epochs": (int, True, None),
+    "data": (dict, True, None),
+    "model": (dict, True, None),
+    "optimizer": (dict, False, {}),
+}
+MODEL_FIELDS = {
+    "layer": (str, True, None),
+    "depth": (int, False, 4),
+    "width": (int, False, 128),
+    "layer_kwargs": (dict, False, {}),
+    "norm": (str, False, "batch"),
+    "prenorm": (bool, False, True),
+    "activation": (str, False, "half_glu1"),
+    "dropout": ((int, float), False, 0.0),
+    "pooling": (str, False, "mean"),
+}
+OPTIMIZER_FIELDS = {
+    "lr": ((int, float), False, 1e-3),
+    "ssm_lr": ((int, float), False, 1e-3),
+    "weight_decay": ((int, float), False, 0.05),
+    "warmup_epochs": ((int, float), False, 0),
+    "lr_min": ((int, float), False, 0.0),
+}
+CHOICES = {
+    "model.layer": tuple(SEQUENCE_LAYERS),
+    "model.norm": NORMS,
+    "model.activation": ACTIVATIONS,
+    "model.pooling": POOLINGS,
+}
+
+
+def _type_name(types):
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(t.__name__ for t in types)
+
+
+def _check_section(section, fields, prefix):
+    unknown = sorted(set(section) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"Unknown recipe field `{prefix}{unknown[0]}`; the fields of "
+            f"`{prefix.rstrip('.') or 'recipe'}` are {sorted(fields)}."
+        )
+    checked = {}
+    for key, (types, required, default) in fields.items():
+        if key not in section:
+            if required:
+                raise ValueError(f"The recipe needs `{prefix}{key}` ({_type_name(types)}).")
+            checked[key] = copy.deepcopy(default)
+            continue
+        value = section[key]
+        # bool is an int in Python: refuse True where a number is expected.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+            raise ValueError(
+                f"Recipe field `{prefix}{key}` must be {_type_name(types)}, got {value!r}."
+            )
+        allowed = CHOICES.get(f"{prefix}{key}")
+        if allowed and value not in allowed:
+            raise ValueError(f"Recipe field `{prefix}{key}` must be one of {list(allowed)}, got {value!r}.")
+        checked[key] = value
+    return checked
+
+
+def _as_tuple(types):
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _loader(task):
+    from keras_ssm import data
+
+    if task not in data.LOADERS:
+        raise ValueError(f"Recipe field `data.task` must be one of {sorted(data.LOADERS)}, got {task!r}.")
+    return data.LOADERS[task]
+
+
+def _check_data(section):
+    if not isinstance(section.get("task"), str):
+        raise ValueError("The recipe needs `data.task` (str), the name of a keras_ssm.data task.")
+    if not isinstance(section.get("path"), str):
+        raise ValueError("The recipe needs `data.path` (str), the folder that holds the task's data.")
+    loader = _loader(section["task"])
+    options = set(inspect.signature(loader).parameters) - {"data_dir"}
+    unknown = sorted(set(section) - options - {"task", "path"})
+    if unknown:
+        raise ValueError(
+            f"Unknown recipe field `data.{unknown[0]}` for task {section['task']!r}; "
+            f"its options are {sorted(options)}."
+        )
+    if not os.path.exists(section["path"]):
+        raise ValueError(f"Recipe field `data.path`: {section['path']!r} does not exist.")
+    return dict(section)
+
+
+def parse_recipe(recipe):
+    """Checks a recipe (a dict, or the path of a JSON file) and fills defaults.
+
+    Every problem is a `ValueError` naming the field: an unknown key, a wrong
+    type, a value outside its choices, a missing data folder. A relative
+    `data.path` in a file is read relative to the file.
+
+    Example:
+    >>> parse_recipe({"epochs": 1, "data": {"task": "listops"}, "model": {"layer": "s6"}})
+    Traceback (most recent call last):
+    ...
+    ValueError: The recipe needs `data.path` (str), the folder that holds the task's data.
+    """
+    base = None
+    if isinstance(recipe, (str, os.PathLike)):
+        base = os.path.dirname(os.path.abspath(recipe))
+        with open(recipe, encoding="utf-8") as f:
+            try:
+                recipe = json.load(f)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"The recipe file is not valid JSON: {error}") from None
+    if not isinstance(recipe, dict):
+        raise ValueError(f"A recipe is a JSON object, got {type(recipe).__name__}.")
+    checked = _check_section(recipe, TOP_FIELDS, "")
+    data = dict(checked["data"])
+    if base is not None and isinstance(data.get("path"), str):
+        data["path"] = os.path.join(base, data["path"])
+    checked["data"] = _check_data(data)
+    checked["model"] = _check_section(checked["model"], MODEL_FIELDS, "model.")
+    checked["optimizer"] = _check_section(checked["optimizer"], OPTIMIZER_FIELDS, "optimizer.")
+    if checked["epochs"] <= 0:
+        raise ValueError(f"Recipe field `epochs` must be positive, got {checked['epochs']}.")
+    return checked
+
+
+def load_data(recipe):
+    """The `keras_ssm.data.TaskData` of a parsed recipe."""
+    options = {k: v for k, v in recipe["data"].items() if k not in ("task", "path")}
+    return _loader(recipe["data"]["task"])(recipe["data"]["path"], **options)
+
+
+def build_model(recipe, data):
+    """The classifier a recipe describes, shaped for `data`."""
+    from keras_ssm.models import SSMBackbone, SSMClassifier, SSMRetrievalClassifier
+
+    spec = recipe["model"]
+    inputs = {"vocab_size": data.vocab_size} if data.vocab_size else {"input_dim": data.input_shape[-1]}
+    backbone = SSMBackbone(
+        spec["layer"],
+        depth=spec["depth"],
+        width=spec["width"],
+        layer_kwargs=spec["layer_kwargs"],
+        norm=spec["norm"],
+        prenorm=spec["prenorm"],
+        activation=spec["activation"],
+        dropout=spec["dropout"],
+        **inputs,
+    )
+    if data.task == "retrieval":
+        return SSMRetrievalClassifier(backbone, num_classes=data.num_classes)
+    return SSMClassifier(backbone, num_classes=data.num_classes, pooling=spec["pooling"])
+
+
+def compile_model(model, recipe, steps_per_epoch):
+    """Compiles with the papers' optimizer groups and schedule."""
+    spec = recipe["optimizer"]
+    total = max(1, recipe["epochs"] * steps_per_epoch)
+    warmup = min(int(spec["warmup_epochs"] * steps_per_epoch), total - 1)
+    optimizer = build_optimizer(
+        spec["lr"], spec["ssm_lr"], spec["weight_decay"], warmup, total, lr_min=spec["lr_min"]
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+def _steps(dataset):
+    steps = int(dataset.cardinality()) if hasattr(dataset, "cardinality") else len(dataset)
+    if steps < 0:
+        raise ValueError("The training set must have a known number of batches.")
+    return steps
+
+
+def train(recipe, out_dir, verbose=1):
+    """Trains a recipe into `out_dir`; resumes if that folder holds a backup.
+
+    Writes `best.keras` (best validation accuracy), `metrics.csv`,
+    `summary.json`; `backup/` exists only while a run is unfinished.
+
+    Returns:
+        the summary dict (best epoch, validation and test accuracy at it,
+        parameter count, wall time).
+    """
+    recipe = parse_recipe(recipe)
+    os.makedirs(out_dir, exist_ok=True)
+    keras.utils.set_random_seed(recipe["seed"])
+    data = load_data(recipe)
+    model = build_model(recipe, data)
+    compile_model(model, recipe, _steps(data.train))
+    best_path = os.path.join(out_dir, "best.keras")
+    backup_dir, metrics_path = os.path.join(out_dir, "backup"), os.path.join(out_dir, "metrics.csv")
+    if not os.path.exists(backup_dir) and os.path.exists(metrics_path):
+        os.remove(metrics_path)  # a finished earlier run: start the log anew
+    # On resume, only a better epoch than those already logged replaces best.keras.
+    earlier = _read_metrics(metrics_path)
+    threshold = max((row["val_accuracy"] for row in earlier), default=None)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(backup_dir),
+        keras.callbacks.ModelCheckpoint(
+            best_path, monitor="val_accuracy", mode="max", save_best_only=True, initial_value_threshold=threshold
+        ),
+        keras.callbacks.CSVLogger(metrics_path, append=True),
+    ]
+    with open(os.path.join(out_dir, "recipe.json"), "w", encoding="utf-8") as f:
+        json.dump(recipe, f, indent=2)
+    start = time.time()
+    model.fit(data.train, validation_data=data.validation, epochs=recipe["epochs"], callbacks=callbacks, verbose=verbose)
+    best = keras.saving.load_model(best_path, safe_mode=True)
+    test_loss, test_accuracy = best.evaluate(data.test, verbose=verbose)
+    rows = _read_metrics(metrics_path)
+    best_row = max(rows, key=lambda row: row["val_accuracy"])
+    summary = {
+        "name": recipe["name"],
+        "task": data.task,
+        "epochs": len(rows),
+        "best_epoch": int(best_row["epoch"]) + 1,
+        "best_val_accuracy": best_row["val_accuracy"],
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "parameters": int(best.count_params()),
+        "seconds": round(time.time() - start, 1),
+        "backend": keras.backend.backend(),
+    }
+    with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def _read_metrics(path):
+    """The rows of a CSVLogger file as dicts of floats ([] if none)."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def evaluate(recipe, model_path, split="test", verbose=1):
+    """Evaluates a saved `.keras` model on a split of the recipe's data.
+
+    Returns `{"loss": ..., "accuracy": ..., "split": ...}`.
+    """
+    recipe = parse_recipe(recipe)
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"`split` must be one of ['train', 'validation', 'test'], got {split!r}.")
+    if not os.path.isfile(model_path):
+        raise ValueError(f"`model`: no file at {model_path!r} (expected a .keras file from `train`).")
+    data = load_data(recipe)
+    model = keras.saving.load_model(model_path, safe_mode=True)
+    loss, accuracy = model.evaluate(data[split], verbose=verbose)
+    return {"split": split, "loss": float(loss), "accuracy": float(accuracy)}
