@@ -4,11 +4,12 @@ import keras
 from keras import ops
 
 from keras_ssm.layers.pooling import SequencePooling
+from keras_ssm.models.task import SSMTask
 from keras_ssm.models.backbone import SSMBackbone
 
 
 @keras.saving.register_keras_serializable(package="keras_ssm")
-class SSMClassifier(keras.Model):
+class SSMClassifier(SSMTask):
     """Classifies a sequence: backbone → masked pooling → `Dense(num_classes)`.
 
     Outputs logits `(batch, num_classes)`. The LRA / speech models of the S4D
@@ -62,17 +63,5 @@ class SSMClassifier(keras.Model):
         new_state = {"backbone": backbone_state, "sum": total, "count": count}
         return self.head(pooled), new_state
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
-            "pooling": self.pooling_mode,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+    def _task_config(self):
+        return {"num_classes": self.num_classes, "pooling": self.pooling_mode}

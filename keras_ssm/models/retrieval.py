@@ -4,10 +4,11 @@ import keras
 from keras import ops
 
 from keras_ssm.layers.pooling import SequencePooling
+from keras_ssm.models.task import SSMTask
 
 
 @keras.saving.register_keras_serializable(package="keras_ssm")
-class SSMRetrievalClassifier(keras.Model):
+class SSMRetrievalClassifier(SSMTask):
     """Classifies a pair of documents (LRA "Retrieval", AAN).
 
     Both documents go through the same backbone and a masked mean pooling,
@@ -46,17 +47,5 @@ class SSMRetrievalClassifier(keras.Model):
         self.num_classes = num_classes
         self.hidden = hidden
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
-            "hidden": self.hidden,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+    def _task_config(self):
+        return {"num_classes": self.num_classes, "hidden": self.hidden}
