@@ -1,0 +1,152 @@
+"""keras-tuner search over the SSM design space.
+
+`SSMHyperModel` builds a compiled `SSMClassifier` from a `keras_tuner`
+`HyperParameters` draw covering the choices the papers ablate: the layer
+family, depth, width, state size, S5's block count, the initialisation of
+each family (S4D's LegS / Inv / Lin / random study), the discretization, the
+step range, bidirectionality, normalization, activation, dropout and the two
+learning rates of the papers' optimizer.
+"""
+
+import keras
+import keras_tuner
+
+from keras_ssm.models import SSMBackbone, SSMClassifier
+from keras_ssm.training import SSMAdamW, build_optimizer
+
+# name: (kind, default search space). Choices are lists; ranges are
+# ("int" | "float" | "log", low, high).
+SPACE = {
+    "layer": ["s4d", "dss", "s5"],
+    "depth": ("int", 1, 6),
+    "width": [32, 64, 128, 256],
+    "state_dim": [16, 32, 64],
+    "discretization": ["zoh", "bilinear"],
+    "dt_min": ("log", 1e-4, 1e-2),
+    "dt_max": ("log", 2e-2, 2e-1),
+    "bidirectional": [False, True],
+    "norm": ["batch", "layer"],
+    "prenorm": [True, False],
+    "activation": ["gelu", "glu", "half_glu1", "half_glu2"],
+    "dropout": ("float", 0.0, 0.3),
+    "lr": ("log", 1e-4, 1e-2),
+    "ssm_lr": ("log", 1e-4, 1e-2),
+    "weight_decay": ("float", 0.0, 0.1),
+    "pooling": ["mean"],
+}
+# Per family, drawn only when that family is chosen.
+FAMILY_SPACE = {
+    "s4d": {"init": ["legs", "inv", "lin", "random"], "real_transform": ["exp"]},
+    "dss": {"init": ["skew_hippo", "random"], "variant": ["exp", "softmax"]},
+    "s5": {"blocks": [1, 2, 4, 8], "c_init": ["trunc_standard", "lecun", "complex_normal"]},
+}
+
+
+def _declare(hp, name, space):
+    """Declares `name` on `hp` from a choice list, a range or a fixed value."""
+    if isinstance(space, list):
+        if len(space) == 1:
+            return hp.Fixed(name, space[0])
+        if set(space) == {False, True} and all(isinstance(x, bool) for x in space):
+            return hp.Boolean(name)  # keras-tuner's Choice turns bools into ints
+        return hp.Choice(name, space)
+    if isinstance(space, tuple):
+        kind, low, high = space
+        if kind == "int":
+            return hp.Int(name, low, high)
+        return hp.Float(name, low, high, sampling="log" if kind == "log" else "linear")
+    return hp.Fixed(name, space)
+
+
+def _narrow(name, value):
+    """A caller's value for `name`: a list narrows a choice, a 2-tuple a
+    range, anything else fixes it."""
+    default = SPACE.get(name)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(default, tuple):
+        return (default[0], *value)
+    return value
+
+
+class SSMHyperModel(keras_tuner.HyperModel):
+    """A compiled SSM classifier per trial (logits out, `accuracy` metric).
+
+    Args:
+        num_classes: number of classes.
+        input_shape: `(length, features)` of continuous inputs (`length` may be
+            None), or None with `vocab_size` for token inputs.
+        vocab_size: vocabulary size for token inputs (id 0 = padding).
+        steps_per_epoch, epochs: when both are given, the learning rates
+            follow the papers' warmup (one epoch) + cosine schedule; else
+            they are constant.
+        **fixed: any hyperparameter of `SPACE` or `FAMILY_SPACE`, fixed
+            (`layer="s5"`), narrowed to choices (`layer=["s4d", "s5"]`) or to
+            a range (`lr=(1e-3, 5e-3)`).
+
+    Example:
+    >>> import keras_tuner, numpy as np
+    >>> hypermodel = SSMHyperModel(3, input_shape=(None, 1), layer="s4d", depth=1, width=16)
+    >>> model = hypermodel.build(keras_tuner.HyperParameters())
+    >>> tuple(model(np.zeros((2, 40, 1), "float32")).shape)
+    (2, 3)
+    """
+
+    def __init__(self, num_classes, input_shape=None, vocab_size=None, steps_per_epoch=None, epochs=None, **fixed):
+        super().__init__(name="ssm_hypermodel")
+        if (input_shape is None) == (vocab_size is None):
+            raise ValueError("Give exactly one of `input_shape` (continuous inputs) or `vocab_size` (tokens).")
+        known = set(SPACE) | {k for family in FAMILY_SPACE.values() for k in family}
+        unknown = sorted(set(fixed) - known)
+        if unknown:
+            raise ValueError(f"Unknown hyperparameter `{unknown[0]}`; the space has {sorted(known)}.")
+        self.num_classes = num_classes
+        self.input_shape = input_shape
+        self.vocab_size = vocab_size
+        self.steps_per_epoch = steps_per_epoch
+        self.epochs = epochs
+        self.fixed = {name: _narrow(name, value) for name, value in fixed.items()}
+
+    def _space(self, name, default):
+        return self.fixed.get(name, default)
+
+    def build(self, hp):
+        v = {name: _declare(hp, name, self._space(name, space)) for name, space in SPACE.items()}
+        layer_kwargs = {
+            "state_dim": v["state_dim"],
+            "discretization": v["discretization"],
+            "dt_min": v["dt_min"],
+            "dt_max": v["dt_max"],
+            "bidirectional": v["bidirectional"],
+        }
+        family = v["layer"]
+        with hp.conditional_scope("layer", [family]):
+            for name, space in FAMILY_SPACE[family].items():
+                layer_kwargs[name] = _declare(hp, f"{family}_{name}", self._space(name, space))
+        if family == "dss" and layer_kwargs["variant"] == "softmax":
+            layer_kwargs["discretization"] = "zoh"  # the softmax kernel is defined for ZOH
+        if family == "s5" and (v["state_dim"] // layer_kwargs["blocks"]) % 2:
+            layer_kwargs["blocks"] = 1  # each block must keep conjugate pairs
+        inputs = {"vocab_size": self.vocab_size} if self.vocab_size else {"input_dim": self.input_shape[-1]}
+        backbone = SSMBackbone(
+            family,
+            depth=v["depth"],
+            width=v["width"],
+            layer_kwargs=layer_kwargs,
+            norm=v["norm"],
+            prenorm=v["prenorm"],
+            activation=v["activation"],
+            dropout=v["dropout"],
+            **inputs,
+        )
+        model = SSMClassifier(backbone, self.num_classes, pooling=v["pooling"])
+        model.compile(
+            optimizer=self._optimizer(v["lr"], v["ssm_lr"], v["weight_decay"]),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        return model
+
+    def _optimizer(self, lr, ssm_lr, weight_decay):
+        if self.steps_per_epoch and self.epochs:
+            total = self.steps_per_epoch * self.epochs
+            return build_optimizer(lr, ssm_lr, weight_decay, min(self.steps_per_epoch, total - 1), total)
+        return SSMAdamW(learning_rate=lr, ssm_learning_rate=ssm_lr, weight_decay=weight_decay)
