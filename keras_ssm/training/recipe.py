@@ -111,11 +111,13 @@ def _as_tuple(types):
 
 
 def _loader(task):
+    """The loader function of a `keras_ssm.data` task and its preset options."""
     from keras_ssm import data
 
-    if task not in data.LOADERS:
-        raise ValueError(f"Recipe field `data.task` must be one of {sorted(data.LOADERS)}, got {task!r}.")
-    return data.LOADERS[task]
+    if task not in data.TASKS:
+        raise ValueError(f"Recipe field `data.task` must be one of {sorted(data.TASKS)}, got {task!r}.")
+    name, presets = data.TASKS[task]
+    return getattr(data, name), presets
 
 
 def _check_data(section):
@@ -123,7 +125,7 @@ def _check_data(section):
         raise ValueError("The recipe needs `data.task` (str), the name of a keras_ssm.data task.")
     if not isinstance(section.get("path"), str):
         raise ValueError("The recipe needs `data.path` (str), the folder that holds the task's data.")
-    loader = _loader(section["task"])
+    loader, _ = _loader(section["task"])
     options = set(inspect.signature(loader).parameters) - {"data_dir"}
     unknown = sorted(set(section) - options - {"task", "path"})
     if unknown:
@@ -173,8 +175,10 @@ def parse_recipe(recipe):
 
 def load_data(recipe):
     """The `keras_ssm.data.TaskData` of a parsed recipe."""
+    from keras_ssm import data
+
     options = {k: v for k, v in recipe["data"].items() if k not in ("task", "path")}
-    return _loader(recipe["data"]["task"])(recipe["data"]["path"], **options)
+    return data.load(recipe["data"]["task"], recipe["data"]["path"], **options)
 
 
 def build_model(recipe, data):
@@ -221,11 +225,12 @@ def _steps(dataset):
     return steps
 
 
-def train(recipe, out_dir, verbose=1):
+def train(recipe, out_dir, verbose=1, callbacks=()):
     """Trains a recipe into `out_dir`; resumes if that folder holds a backup.
 
     Writes `best.keras` (best validation accuracy), `metrics.csv`,
     `summary.json`; `backup/` exists only while a run is unfinished.
+    `callbacks` are added after the recipe's own.
 
     Returns:
         the summary dict (best epoch, validation and test accuracy at it,
@@ -250,6 +255,7 @@ def train(recipe, out_dir, verbose=1):
             best_path, monitor="val_accuracy", mode="max", save_best_only=True, initial_value_threshold=threshold
         ),
         keras.callbacks.CSVLogger(metrics_path, append=True),
+        *callbacks,
     ]
     with open(os.path.join(out_dir, "recipe.json"), "w", encoding="utf-8") as f:
         json.dump(recipe, f, indent=2)

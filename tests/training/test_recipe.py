@@ -1,0 +1,95 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+from keras_ssm.data import listops
+from keras_ssm.training import recipe as recipes
+
+
+@pytest.fixture(scope="module")
+def listops_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("listops")
+    listops.write_dataset(str(folder), 48, 16, 16, seed=0, min_length=10, max_length=80)
+    return str(folder)
+
+
+def tiny_recipe(data_dir, **overrides):
+    recipe = {
+        "name": "tiny",
+        "seed": 0,
+        "epochs": 2,
+        "data": {"task": "listops", "path": data_dir, "batch_size": 16},
+        "model": {"layer": "s4d", "depth": 1, "width": 16, "layer_kwargs": {"state_dim": 8}, "norm": "layer"},
+        "optimizer": {"lr": 3e-3, "ssm_lr": 1e-3, "weight_decay": 0.01, "warmup_epochs": 1},
+    }
+    recipe.update(overrides)
+    return recipe
+
+
+def run_cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m", "keras_ssm", *args], capture_output=True, text=True, env=env)
+
+
+def test_cli_trains_and_evaluates(listops_dir, tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_recipe(listops_dir)))
+    out = tmp_path / "run"
+    run = run_cli("train", str(path), "--out", str(out), "--verbose", "2")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "test accuracy of that checkpoint" in run.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 2 and 1 <= summary["best_epoch"] <= 2
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    assert (out / "best.keras").exists() and not (out / "backup").exists()
+    run = run_cli("evaluate", str(path), "--model", str(out / "best.keras"), "--verbose", "0")
+    assert run.returncode == 0, run.stderr[-3000:]
+    accuracy = float(run.stdout.split("accuracy")[1].split(",")[0])
+    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            raise KeyboardInterrupt("simulated crash after the first epoch")
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(listops_dir, tmp_path):
+    recipe = tiny_recipe(listops_dir, epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        recipes.train(recipe, str(tmp_path), verbose=0, callbacks=[Interrupt()])
+    assert (tmp_path / "backup").exists()
+    summary = recipes.train(recipe, str(tmp_path), verbose=0)
+    epochs = [line.split(",")[0] for line in (tmp_path / "metrics.csv").read_text().splitlines()[1:]]
+    assert epochs == ["0", "1"]  # the second run did only the missing epoch
+    assert summary["epochs"] == 2 and not (tmp_path / "backup").exists()
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"epochs": "two"}, "epochs"),
+        ({"optimiser": {}}, "optimiser"),
+        ({"model": {"layer": "s4d", "depth": 1.5}}, "model.depth"),
+        ({"model": {"layer": "lstm"}}, "model.layer"),
+        ({"model": {"layer": "s4d", "width": 16, "colour": 1}}, "model.colour"),
+        ({"optimizer": {"lr": True}}, "optimizer.lr"),
+        ({"data": {"task": "listops", "path": "/no/such/folder"}}, "data.path"),
+        ({"data": {"task": "listops", "path": ".", "batchsize": 3}}, "data.batchsize"),
+        ({"data": {"task": "mnist", "path": "."}}, "data.task"),
+    ],
+)
+def test_bad_recipes_name_the_field(change, field, listops_dir):
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        recipes.parse_recipe(tiny_recipe(listops_dir, **change))
+
+
+def test_cli_reports_a_bad_recipe(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"epochs": 1, "data": {"task": "listops", "path": "missing"}, "model": {"layer": "s5"}}))
+    run = run_cli("train", str(path))
+    assert run.returncode == 2 and "data.path" in run.stderr
