@@ -1,0 +1,229 @@
+"""LRA "Image": CIFAR-10 as a sequence of 1,024 grayscale pixels (10 classes).
+
+Preprocessing as in LRA: `tf.image.rgb_to_grayscale` (0.2989 R + 0.5870 G +
+0.1140 B, back to uint8), flattened row-major to length 1,024. Outputs
+float32 `(batch, 1024, 1)` scaled to [0, 1] (`scale="unit"`), to [-1, 1]
+(`"symmetric"`, S4's `Normalize(0.5, 0.5)`), or int32 pixel tokens
+`(batch, 1024)` with id = intensity + 1 (`"tokens"`, LRA's embedding input;
+`vocab_size` 257, id 0 unused). `grayscale=False` keeps the three colour
+channels, `(batch, 1024, 3)` (S4's sequential CIFAR).
+
+Split: 45,000 train / 5,000 validation / 10,000 test. The 5,000 validation
+images are a seeded, class-stratified 10 % of the official training set
+(500 per class; LRA took the last 10 % in TFDS order, which no other layout
+shares, and the npz layout is sorted by class).
+
+Source layouts recognised under `data_dir`:
+
+- `cifar-10-batches-bin/` (binary version: `data_batch_{1..5}.bin`,
+  `test_batch.bin`);
+- a TFDS data dir with `cifar10` prepared;
+- `train.npz` / `test.npz` holding JPEG files (`jpeg_bytes`, `offsets`,
+  `labels`, `class_names`), decoded with Pillow.
+
+The CIFAR "python version" is not read: its batches are pickles, and
+keras_ssm loads no pickle. Use the binary version of the same archive.
+"""
+
+import io
+import os
+
+import numpy as np
+
+from keras_ssm.data.base import (
+    TaskData,
+    check_choice,
+    check_data_dir,
+    check_fraction,
+    check_positive_int,
+    find_tfds_dir,
+    holdout_split,
+    missing_data,
+    read_tfds,
+)
+
+LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SOURCES = ("auto", "binary", "tfds", "npz")
+SCALES = ("unit", "symmetric", "tokens")
+
+EXPECTED_LAYOUT = """\
+  one of
+  - DATA_DIR/[cifar-10-batches-bin/]data_batch_{1..5}.bin, test_batch.bin   (CIFAR-10 binary version)
+  - DATA_DIR/cifar10/<version>/                                             (a TFDS data dir with cifar10 prepared)
+  - DATA_DIR/{train,test}.npz with jpeg_bytes, offsets, labels               (CIFAR-10 as JPEG files)"""
+WHERE = "CIFAR-10, https://www.cs.toronto.edu/~kriz/cifar.html (the binary version; the python version is pickled and not read)."
+
+_TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
+
+
+def _read_binary(root):
+    def read(names):
+        records = [np.fromfile(os.path.join(root, n + ".bin"), np.uint8).reshape(-1, 3073) for n in names]
+        records = np.concatenate(records)
+        images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return images, records[:, 0].astype(np.int32)
+
+    return {"train": read(_TRAIN_FILES), "test": read(["test_batch"])}
+
+
+def _read_tfds(path):
+    import tensorflow_datasets as tfds
+
+    builder, features = read_tfds(path)
+    names = tuple(features["label"].names)
+    if names != LABELS:
+        raise ValueError(f"{path}: expected the cifar10 labels {LABELS}, found {names}.")
+    splits = {}
+    for split in ("train", "test"):
+        images, labels = [], []
+        for example in tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)):
+            images.append(example["image"])
+            labels.append(example["label"])
+        splits[split] = (np.stack(images).astype(np.uint8), np.asarray(labels, np.int32))
+    return splits
+
+
+def _read_npz(root):
+    from PIL import Image
+
+    splits = {}
+    for split in ("train", "test"):
+        with np.load(os.path.join(root, f"{split}.npz")) as z:
+            data, offsets, labels = z["jpeg_bytes"], z["offsets"], z["labels"]
+        images = [
+            np.asarray(Image.open(io.BytesIO(data[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
+            for i in range(len(labels))
+        ]
+        splits[split] = (np.stack(images).astype(np.uint8), labels.astype(np.int32))
+    return splits
+
+
+def detect_layout(data_dir):
+    """`(layout, root)` of the CIFAR-10 data under `data_dir`, or `(None, None)`."""
+    for root in (data_dir, os.path.join(data_dir, "cifar-10-batches-bin")):
+        names = [n + ".bin" for n in _TRAIN_FILES] + ["test_batch.bin"]
+        if all(os.path.isfile(os.path.join(root, n)) for n in names):
+            return "binary", root
+    tfds_dir = find_tfds_dir(data_dir, "cifar10")
+    if tfds_dir:
+        return "tfds", tfds_dir
+    if all(os.path.isfile(os.path.join(data_dir, f"{s}.npz")) for s in ("train", "test")):
+        return "npz", data_dir
+    return None, None
+
+
+def to_grayscale(images):
+    """LRA's grayscale conversion: uint8 `(n, 32, 32, 3)` -> uint8 `(n, 32, 32, 1)`.
+
+    >>> import numpy as np
+    >>> to_grayscale(np.full((1, 2, 2, 3), 255, np.uint8))[0, 0, 0, 0]
+    np.uint8(255)
+    """
+    import tensorflow as tf
+
+    return tf.image.rgb_to_grayscale(tf.constant(images, tf.uint8)).numpy()
+
+
+def pixel_transform(scale):
+    """The per-example map from uint8 `(length, channels)` pixels to model inputs."""
+    import tensorflow as tf
+
+    check_choice("scale", scale, SCALES)
+    if scale == "tokens":
+        return lambda x: tf.cast(x[:, 0], tf.int32) + 1
+    if scale == "symmetric":
+        return lambda x: tf.cast(x, tf.float32) / 127.5 - 1.0
+    return lambda x: tf.cast(x, tf.float32) / 255.0
+
+
+def load_image(
+    data_dir,
+    *,
+    batch_size=50,
+    scale="unit",
+    grayscale=True,
+    validation_fraction=0.1,
+    source="auto",
+    shuffle=True,
+    seed=0,
+    drop_remainder=False,
+):
+    """Loads CIFAR-10 for LRA "Image" (grayscale, length 1,024).
+
+    Args:
+        data_dir: folder in one of the layouts of the module docstring.
+        batch_size: examples per batch (LRA / S4: 50).
+        scale: `"unit"` ([0, 1]), `"symmetric"` ([-1, 1]) or `"tokens"`
+            (int32 ids = intensity + 1; needs `grayscale=True`).
+        grayscale: LRA's grayscale conversion; False keeps RGB channels.
+        validation_fraction: share of train held out, stratified and seeded
+            (0.1 -> 45,000 / 5,000).
+        source: `"auto"` (detect), `"binary"`, `"tfds"`, `"npz"`.
+        shuffle, seed, drop_remainder: see `batching.make_dataset`.
+
+    Returns:
+        `TaskData` whose datasets yield `(pixels, labels)`: float32
+        `(batch, 1024, 1)` (or `(batch, 1024, 3)`; int32 `(batch, 1024)` for
+        tokens) and int32 labels 0-9.
+
+    >>> data = load_image("path/to/cifar-10-batches-bin")  # doctest: +SKIP
+    >>> x, y = next(iter(data.train))                      # doctest: +SKIP
+    >>> x.shape                                            # doctest: +SKIP
+    TensorShape([50, 1024, 1])
+    """
+    import tensorflow as tf
+
+    from keras_ssm.data.batching import make_dataset
+
+    data_dir = check_data_dir("image", data_dir, EXPECTED_LAYOUT, WHERE)
+    check_choice("source", source, SOURCES)
+    check_choice("scale", scale, SCALES)
+    check_positive_int("batch_size", batch_size)
+    check_fraction("validation_fraction", validation_fraction)
+    if scale == "tokens" and not grayscale:
+        raise ValueError("`scale='tokens'` needs `grayscale=True` (one token per pixel).")
+    layout, root = detect_layout(data_dir)
+    if layout is None or (source != "auto" and source != layout):
+        raise missing_data("image", data_dir, EXPECTED_LAYOUT, WHERE)
+    raw = {"binary": _read_binary, "tfds": _read_tfds, "npz": _read_npz}[layout](root)
+
+    def sequences(images):
+        images = to_grayscale(images) if grayscale else images
+        return images.reshape(len(images), 32 * 32, images.shape[-1])
+
+    train_x, train_y = raw["train"]
+    keep, held = holdout_split(train_y, validation_fraction, seed)
+    train_x = sequences(train_x)
+    parts = {
+        "train": (train_x[keep], train_y[keep]),
+        "validation": (train_x[held], train_y[held]),
+        "test": (sequences(raw["test"][0]), raw["test"][1]),
+    }
+    transform = pixel_transform(scale)
+    datasets, sizes = {}, {}
+    for split, (x, y) in parts.items():
+        x_t, y_t = tf.constant(x), tf.constant(y)
+
+        def element(i, x_t=x_t, y_t=y_t):
+            return transform(x_t[i]), y_t[i]
+
+        datasets[split] = make_dataset(len(y), element, batch_size=batch_size,
+                                       shuffle=shuffle and split == "train", seed=seed,
+                                       drop_remainder=drop_remainder)
+        sizes[split] = len(y)
+    channels = 1 if grayscale else 3
+    return TaskData(
+        task="image",
+        **datasets,
+        num_classes=10,
+        labels=LABELS,
+        input_shape=(1024,) if scale == "tokens" else (1024, channels),
+        input_dtype="int32" if scale == "tokens" else "float32",
+        vocab_size=257 if scale == "tokens" else None,
+        max_length=1024,
+        num_examples=sizes,
+        info={"data_dir": root, "layout": layout, "scale": scale,
+              "preprocessing": ("tf.image.rgb_to_grayscale, " if grayscale else "RGB, ")
+              + "row-major flatten to 1024",
+              "validation": f"{validation_fraction:.0%} of train, stratified, seed {seed}"},
+    )

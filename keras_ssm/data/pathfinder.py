@@ -1,0 +1,791 @@
+"""Pathfinder and Path-X (LRA): the loader and the image generator.
+
+An image holds two long dashed curves, short dashed distractor curves and two
+disk markers; the label is 1 when both markers sit on the two ends of one
+curve, 0 when they sit on ends of two different curves.
+
+On disk (the LRA release) a dataset is
+`pathfinder<size>/<difficulty>/{metadata,imgs}`: `metadata/<batch>.npy` are
+text files with one line per image,
+`imgs/<batch> sample_<i>.png <i> <label> <continuity> <contour_length>
+<distractor_length> <paddle_length> <paddle_thickness> <margin> <n_contrasts>`,
+and the images are 8-bit grayscale PNGs `imgs/<batch>/sample_<i>.png`.
+Difficulty folders: `curv_baseline` (easy, 6 dashes per curve),
+`curv_contour_length_9` (intermediate), `curv_contour_length_14` (hard: LRA
+"Pathfinder" at 32 px and "Path-X" at 128 px).
+
+The loader yields float32 `(batch, size * size, 1)` pixel sequences
+(row-major) in [0, 1], [-1, 1] (S4's normalisation) or int32 tokens
+(intensity + 1), with labels 0 / 1.
+
+The generator (`python -m keras_ssm.data.pathfinder --out DIR --size 32`) re-
+implements the geometry of the original generator (Kim, Linsley et al.) with
+the LRA settings of every size (`SETTINGS`): curves are chains of anti-aliased
+dashes ("paddles") of length `paddle_length`, separated by gaps of about `2 *
+margin`, each new dash turning from the last by a random angle weighted by
+`cos(continuity * angle)^2` (turns capped at 90 degrees) and kept only where
+it does not run into anything drawn (exclusion masks with a `margin`); the two
+target curves start `seed_distance` px apart, the first one in the central
+square `2 * seed_distance` px from every edge; a target pair that runs into a
+dead end is drawn again from scratch; distractor curves have `contour_length
+// 3` dashes; the markers are disks of `marker_radius`. Differences from the
+original, by design: labels are exactly balanced (a seeded permutation, not a
+coin per image); the central square constrains the first dash's tail only;
+overlap is checked around the new dash only; the two target curves avoid each
+other's newest dash while they grow, and both last dashes block the
+distractors. Pixel-exact equality with the LRA release is not possible
+(different random streams and resampling code); the parameters, label
+semantics and difficulty match.
+
+Speed (one CPU core): about 15 ms per 32 px image; about 0.5 s per 64 or
+128 px image, because with 14 dashes of 7-11 px and `continuity` 1.8 most
+target pairs hit the border and are redrawn (as in the original).
+`--workers` spreads batches over processes.
+"""
+
+import argparse
+import dataclasses
+import functools
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from keras_ssm.data.base import (
+    TaskData,
+    check_choice,
+    check_data_dir,
+    check_positive_int,
+    missing_data,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Generator settings of one image size (LRA's values, see module docstring)."""
+
+    size: int
+    padding: int
+    margins: tuple
+    paddle_length: int
+    paddle_thickness: float
+    marker_radius: float
+    seed_distance: int
+    continuity: float
+    snake_contrasts: tuple
+    paddle_contrasts: tuple
+    distractor_budget: int
+    antialias: int = 2
+    max_paddle_retrial: int = 2
+    max_distractor_retrial: int = 4
+
+
+SETTINGS = {
+    32: Settings(32, 1, (1,), 2, 0.5, 1.5, 7, 1.0, (2.0,), (0.75,), 20),
+    64: Settings(64, 1, (1,), 5, 1.0, 2.5, 12, 1.8, (0.8,), (1.0,), 22),
+    128: Settings(128, 1, (2, 3), 5, 1.5, 3.0, 20, 1.8, (0.9,), (1.0,), 35),
+    256: Settings(256, 22, (3,), 5, 2.0, 5.0, 27, 1.8, (1.0,), (1.0,), 30),
+}
+DIFFICULTIES = {
+    "easy": ("curv_baseline", 6),
+    "intermediate": ("curv_contour_length_9", 9),
+    "hard": ("curv_contour_length_14", 14),
+}
+FOLDERS = {folder: name for name, (folder, _) in DIFFICULTIES.items()}
+LABELS = ("different curves", "same curve")
+SCALES = ("unit", "symmetric", "tokens")
+SPLITS = ("random", "ordered")
+
+EXPECTED_LAYOUT = """\
+  DATA_DIR/[pathfinder<size>/]<difficulty>/metadata/<batch>.npy   (text lines: imgs/<batch> sample_<i>.png <i> <label> ...)
+  DATA_DIR/[pathfinder<size>/]<difficulty>/imgs/<batch>/sample_<i>.png
+  with <difficulty> one of curv_baseline, curv_contour_length_9, curv_contour_length_14 (the LRA release layout)"""
+WHERE = (
+    "the LRA release (lra_release.gz: pathfinder32/, pathfinder64/, pathfinder128/), or generate it here: "
+    "`python -m keras_ssm.data.pathfinder --out DATA_DIR --size 32`."
+)
+
+
+# --------------------------------------------------------------------------
+# Geometry helpers
+
+
+def _translate(point, distance, theta):
+    """Moves an integer point by `distance` along `theta`, rounding up (as the original)."""
+    r = point[0] + distance * math.sin(theta)
+    c = point[1] + distance * math.cos(theta)
+    # round() first so that sin(pi) = 1e-16 does not push a coordinate up by one.
+    return (math.ceil(round(r, 9)), math.ceil(round(c, 9)))
+
+
+def _flip(theta):
+    theta = theta + math.pi
+    return theta - 2 * math.pi if theta > math.pi else theta
+
+
+def _disk(radius):
+    """Boolean disk footprint of side `2 * floor(radius) + 1`."""
+    k = int(math.floor(radius))
+    y, x = np.mgrid[-k:k + 1, -k:k + 1]
+    return (x * x + y * y) <= radius * radius
+
+
+@functools.lru_cache(maxsize=None)
+def _disk_offsets(radius):
+    y, x = np.nonzero(_disk(radius))
+    k = int(math.floor(radius))
+    return np.stack([y - k, x - k], axis=1)
+
+
+@functools.lru_cache(maxsize=None)
+def _circle_offsets(radius):
+    """Integer offsets of points on a circle, about one pixel of arc apart (sorted, unique)."""
+    step = math.radians(360.0 / (2 * math.pi * radius))
+    angles = np.arange(0.0, 2 * math.pi, step)
+    points = np.floor(np.stack([radius * np.sin(angles), radius * np.cos(angles)], axis=1))
+    return np.unique(points.astype(np.int64), axis=0)
+
+
+@functools.lru_cache(maxsize=None)
+def _candidates(radius, margin):
+    """Circle offsets, their directions, and each one's disk(margin) neighbourhood offsets."""
+    offsets = _circle_offsets(radius)
+    directions = np.arctan2(offsets[:, 0], offsets[:, 1])
+    near = offsets[:, None, :] + _disk_offsets(margin)[None]
+    return offsets, directions, near
+
+
+@functools.lru_cache(maxsize=100_000)
+def _turn_weights(theta, radius, margin, continuity):
+    """`cos(min(continuity * turn, pi / 2))^2` of every candidate direction after direction `theta`."""
+    directions = _candidates(radius, margin)[1]
+    turn = np.abs(directions - theta) % (2 * np.pi)
+    turn = np.minimum(turn, 2 * np.pi - turn)
+    return np.cos(np.minimum(turn * continuity, np.pi / 2)) ** 2
+
+
+@functools.lru_cache(maxsize=100_000)
+def _paddle_patch(theta, length, thickness, margin, antialias):
+    """Intensity (unit contrast) and exclusion-mask patches of one dash from the patch centre.
+
+    Both are float32 squares of side `2 * h + 1`, `h = length + ceil(thickness) + margin`:
+    a line of width `thickness` drawn at `antialias` times the resolution and
+    downsampled with a Lanczos filter; the mask is the line dilated by a disk
+    of radius `margin` (supersampled), downsampled the same way.
+    """
+    from PIL import Image, ImageDraw
+    from scipy import ndimage
+
+    h = length + math.ceil(thickness) + margin
+    side, big = 2 * h + 1, 2 * h * antialias + 1
+    centre = h * antialias
+    canvas = Image.new("L", (big, big), 0)
+    end = (centre + length * antialias * math.cos(theta), centre + length * antialias * math.sin(theta))
+    ImageDraw.Draw(canvas).line([(centre, centre), end], fill=255, width=int(round(thickness * antialias)))
+    line = np.asarray(canvas) > 0
+    dilated = ndimage.binary_dilation(line, structure=_disk(margin * antialias)) if margin else line
+    def down(array):
+        image = Image.fromarray(np.where(array, 255, 0).astype(np.uint8))
+        return np.asarray(image.resize((side, side), Image.LANCZOS), np.float32) / 255.0
+
+    return down(line), down(dilated), h
+
+
+@dataclasses.dataclass
+class _Dash:
+    """A dash pasted into the image: where, its patches (cropped), and its end points."""
+
+    rows: slice
+    cols: slice
+    intensity: np.ndarray
+    mask: np.ndarray
+    back: tuple
+    front: tuple
+
+
+def _place(shape, start, theta, length, thickness, margin, antialias):
+    """A dash from integer `start` along `theta`, cropped at the image border."""
+    intensity, mask, h = _paddle_patch(round(theta, 12), length, thickness, margin, antialias)
+    r, c = start
+    r0, c0 = max(r - h, 0), max(c - h, 0)
+    r1, c1 = min(r + h + 1, shape[0]), min(c + h + 1, shape[1])
+    pr, pc = slice(r0 - (r - h), r1 - (r - h)), slice(c0 - (c - h), c1 - (c - h))
+    end = (r + length * math.sin(theta), c + length * math.cos(theta))
+    return _Dash(slice(r0, r1), slice(c0, c1), intensity[pr, pc], mask[pr, pc], (float(r), float(c)), end)
+
+
+@dataclasses.dataclass
+class _Curve:
+    origin: tuple  # the seed dash's free end (a marker spot)
+    tip: tuple  # the current far end (a marker spot)
+    pivot: tuple
+    theta: float
+    pending: _Dash  # the newest dash: not in the occupancy yet, so the next can attach
+    dashes: list
+
+
+class _Image:
+    """One image under construction: intensities, occupancy, random stream."""
+
+    def __init__(self, settings, rng, margin):
+        self.s = settings
+        self.rng = rng
+        self.margin = margin
+        n = settings.size
+        self.shape = (n, n)
+        self.image = np.zeros(self.shape, np.float32)
+        # The occupancy lives inside a frame of ones, wide enough that the
+        # candidates of any extension can be read without bounds checks
+        # (outside the image counts as occupied).
+        self.frame = 2 * settings.paddle_length + 4 * margin + 2
+        self._occupied = np.ones((n + 2 * self.frame,) * 2, np.float32)
+        self.occupied[...] = 0.0
+        p = settings.padding
+        self.occupied[:p, :] = self.occupied[-p:, :] = 1.0
+        self.occupied[:, :p] = self.occupied[:, -p:] = 1.0
+
+    @property
+    def occupied(self):
+        f = self.frame
+        return self._occupied[f:-f, f:-f]
+
+    def snapshot(self):
+        return self.image.copy(), self._occupied.copy()
+
+    def restore(self, state):
+        self.image, self._occupied = state[0].copy(), state[1].copy()
+
+    def dash(self, start, theta):
+        s = self.s
+        return _place(self.shape, start, theta, s.paddle_length, s.paddle_thickness, self.margin, s.antialias)
+
+    def paint(self, dash, contrast):
+        view = self.image[dash.rows, dash.cols]
+        np.maximum(view, contrast * dash.intensity, out=view)
+
+    def commit(self, dash):
+        view = self.occupied[dash.rows, dash.cols]
+        np.maximum(view, dash.mask, out=view)
+
+    def inside(self, point):
+        return 0 <= point[0] < self.shape[0] and 0 <= point[1] < self.shape[1]
+
+    # -- seeding -----------------------------------------------------------
+
+    def seed(self, contrast, band=0):
+        """Starts a curve on a random free spot; None if no spot is found."""
+        from scipy import ndimage
+
+        s, m, n = self.s, self.margin, self.shape[0]
+        for _ in range(s.max_paddle_retrial + 1):
+            theta = math.radians(int(self.rng.integers(-180, 180)))
+            free = self.occupied <= 0.3
+            if free.mean() < 0.01:
+                return None
+            _, mask, h = _paddle_patch(round(theta, 12), s.paddle_length, s.paddle_thickness, m, s.antialias)
+            if band:
+                # Only tails in the central square are allowed: test just those,
+                # reading the framed occupancy under the dash's footprint.
+                offsets = np.argwhere(mask > 0.3) - h
+                lo, hi = max(band, 1), n - max(band, 1)
+                if hi <= lo:
+                    continue
+                rows, cols = np.mgrid[lo:hi, lo:hi]
+                f = self.frame
+                reach = self._occupied[lo - h + f:hi + h + f, lo - h + f:hi + h + f]
+                if (reach <= 0.3).all():  # nothing drawn nearby (the usual case): all free
+                    spots = (rows * n + cols).reshape(-1)
+                else:
+                    under = self._occupied[rows.reshape(-1, 1) + offsets[:, 0] + f,
+                                           cols.reshape(-1, 1) + offsets[:, 1] + f]
+                    ok = ~(under > 0.3).any(axis=1)
+                    spots = rows.reshape(-1)[ok] * n + cols.reshape(-1)[ok]
+            else:
+                blocked = ~free
+                blocked[0, :] = blocked[-1, :] = blocked[:, 0] = blocked[:, -1] = True
+                # A tail is valid when the whole dash and its margin, placed there, stay free.
+                footprint = (mask > 0.3)[::-1, ::-1]
+                spots = np.flatnonzero(~ndimage.binary_dilation(blocked, structure=footprint))
+            if not len(spots):
+                continue
+            tail = divmod(int(spots[self.rng.integers(len(spots))]), n)
+            curve = self._start(tail, theta, contrast)
+            if curve is not None:
+                return curve
+        return None
+
+    def seed_near(self, other_tail, contrast):
+        """Starts the second target curve `seed_distance` px from the first one's tail."""
+        s = self.s
+        for _ in range(s.max_paddle_retrial + 1):
+            alpha = math.radians(int(self.rng.integers(-180, 180)))
+            theta = math.radians(int(self.rng.integers(-180, 180)))
+            tail = (int(round(other_tail[0] + s.seed_distance * math.sin(alpha))),
+                    int(round(other_tail[1] + s.seed_distance * math.cos(alpha))))
+            if not self.inside(tail):
+                continue
+            curve = self._start(tail, theta, contrast)
+            if curve is not None:
+                return curve
+        return None
+
+    def _start(self, tail, theta, contrast):
+        s, m = self.s, self.margin
+        head = _translate(tail, s.paddle_length, theta)
+        pivot = _translate(head, s.paddle_length + m, _flip(theta))
+        if not (self.inside(head) and self.inside(pivot)):
+            return None
+        dash = self.dash(tail, theta)
+        self.paint(dash, contrast)
+        return _Curve(origin=tail, tip=head, pivot=pivot, theta=theta, pending=dash, dashes=[dash])
+
+    # -- growing -----------------------------------------------------------
+
+    def extend(self, curve, contrast, others=()):
+        """Adds one dash at the far end of `curve`; False at a dead end.
+
+        `others`: curves being grown at the same time, whose newest dash
+        (not in the occupancy yet) must still be avoided.
+        """
+        s, m = self.s, self.margin
+        L = s.paddle_length
+        q = _translate(curve.pivot, L + 2 * m, curve.theta)
+        offsets, directions, near = _candidates(L + m, m)
+        # Occupancy dilated by a disk of radius m, read at the candidates only.
+        f = self.frame
+        crowd = self._occupied[near[..., 0] + (q[0] + f), near[..., 1] + (q[1] + f)].max(axis=1)
+        weight = _turn_weights(round(curve.theta, 12), L + m, m, s.continuity) * np.maximum(1 - crowd, 0)
+        cumulative = np.cumsum(weight)
+        total = cumulative[-1]
+        if total < 1e-4:
+            return False
+        n = self.shape[0]
+        for _ in range(s.max_paddle_retrial + 1):
+            k = min(int(np.searchsorted(cumulative, self.rng.random() * total, side="right")), len(weight) - 1)
+            start = (q[0] + int(offsets[k, 0]), q[1] + int(offsets[k, 1]))
+            if not (0 <= start[0] < n and 0 <= start[1] < n):  # weight 0: never, but be safe
+                continue
+            dash = self.dash(start, _flip(float(directions[k])))
+            region = self.occupied[dash.rows, dash.cols].copy()
+            for other in others:
+                _max_into(region, dash, other.pending)
+            if (region + dash.mask).max() < 1.8:
+                break
+        else:
+            return False
+        self.paint(dash, contrast)
+        self.commit(curve.pending)
+        # The dash runs from `start` (the curve's new far end) back towards q.
+        dash.back, dash.front = dash.front, dash.back
+        curve.pending, curve.pivot, curve.theta, curve.tip = dash, q, float(directions[k]), start
+        curve.dashes.append(dash)
+        return True
+
+    def grow(self, length, contrast):
+        """A free-standing curve of `length` dashes (a distractor); None if it does not fit."""
+        state = self.snapshot()
+        curve = self.seed(contrast)
+        ok = curve is not None and all(self.extend(curve, contrast) for _ in range(length - 1))
+        if not ok:
+            self.restore(state)
+            return None
+        self.commit(curve.pending)
+        return curve
+
+    def markers(self, points):
+        """Disks of `marker_radius` at `points`, rendered supersampled: float [0, 1] image."""
+        from PIL import Image, ImageDraw
+
+        a, n, radius = self.s.antialias, self.shape[0], self.s.marker_radius
+        canvas = Image.new("L", (n * a, n * a), 0)
+        draw = ImageDraw.Draw(canvas)
+        for r, c in points:
+            y, x = (r + 0.5) * a, (c + 0.5) * a
+            draw.ellipse([x - radius * a, y - radius * a, x + radius * a, y + radius * a], fill=255)
+        return np.asarray(canvas.resize((n, n), Image.LANCZOS), np.float32) / 255.0
+
+
+def _max_into(region, dash, other):
+    """`region` (the occupancy under `dash`) max-combined with `other`'s mask where they overlap."""
+    r0 = max(dash.rows.start, other.rows.start)
+    r1 = min(dash.rows.stop, other.rows.stop)
+    c0 = max(dash.cols.start, other.cols.start)
+    c1 = min(dash.cols.stop, other.cols.stop)
+    if r0 >= r1 or c0 >= c1:
+        return
+    target = region[r0 - dash.rows.start:r1 - dash.rows.start, c0 - dash.cols.start:c1 - dash.cols.start]
+    source = other.mask[r0 - other.rows.start:r1 - other.rows.start, c0 - other.cols.start:c1 - other.cols.start]
+    np.maximum(target, source, out=target)
+
+
+# --------------------------------------------------------------------------
+# One image
+
+
+def generate_image(size=32, difficulty="hard", label=None, seed=0, max_attempts=100_000):
+    """Draws one Pathfinder image with its geometry.
+
+    Args:
+        size: 32, 64, 128 (Path-X) or 256.
+        difficulty: `"easy"`, `"intermediate"` or `"hard"` (6, 9, 14 dashes
+            per target curve).
+        label: 1 (markers on one curve), 0 (on two curves), or None (drawn).
+        seed: int, or a `numpy.random.Generator`.
+        max_attempts: restarts of the target curves before giving up.
+
+    Returns:
+        `(image, label, geometry)`: uint8 `(size, size)` (each image
+        rescaled so its brightest pixel is 255, as the original), the
+        label, and a dict: `curves` (the two target curves, each a list of
+        dashes `(back, front)` in (row, col) pixel coordinates, from the
+        origin tip to the far tip), `distractors` (same form), `markers`
+        (two (row, col) points), `marker_curves` (the index in `curves`
+        that each marker sits on), `margin`, `contour_length`,
+        `distractor_length`.
+
+    >>> image, label, geometry = generate_image(32, seed=3, label=1)
+    >>> image.shape, image.dtype.name, label, geometry["marker_curves"][0] == geometry["marker_curves"][1]
+    ((32, 32), 'uint8', 1, True)
+    """
+    check_choice("size", size, tuple(SETTINGS))
+    check_choice("difficulty", difficulty, tuple(DIFFICULTIES))
+    s = SETTINGS[size]
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if label is None:
+        label = int(rng.integers(2))
+    contour_length = DIFFICULTIES[difficulty][1]
+    distractor_length = contour_length // 3
+    num_distractors = s.distractor_budget // distractor_length
+    margin = int(s.margins[rng.integers(len(s.margins))])
+    for _ in range(max_attempts):
+        canvas = _Image(s, rng, margin)
+        means = list(s.snake_contrasts) * 2
+        rng.shuffle(means)
+        means = means[:2]
+        first = canvas.seed(s.paddle_contrasts[0] * means[0], band=2 * s.seed_distance)
+        second = first and canvas.seed_near(first.origin, s.paddle_contrasts[0] * means[1])
+        if not second:
+            continue
+        ok = True
+        for _ in range(contour_length - 1):
+            contrast = s.paddle_contrasts[rng.integers(len(s.paddle_contrasts))]
+            if not (canvas.extend(first, contrast * means[0], others=(second,))
+                    and canvas.extend(second, contrast * means[1], others=(first,))):
+                ok = False
+                break
+        if ok:
+            break
+    else:
+        raise RuntimeError(f"could not place the two target curves in {max_attempts} attempts.")
+    canvas.commit(first.pending)
+    canvas.commit(second.pending)
+    distractors = []
+    for _ in range(num_distractors):
+        contrast = s.snake_contrasts[rng.integers(len(s.snake_contrasts))]
+        for _ in range(s.max_distractor_retrial + 1):
+            curve = canvas.grow(distractor_length, contrast)
+            if curve is not None:
+                distractors.append(curve)
+                break
+    targets = (first, second)
+    on = int(rng.integers(2))
+    other = on if label == 1 else 1 - on
+    points = (targets[on].origin, targets[other].tip)
+    image = np.maximum(canvas.image, canvas.markers(points))
+    image = np.clip(image, 0, None)
+    peak = image.max()
+    image = np.round(image * (255.0 / peak)).astype(np.uint8) if peak > 0 else image.astype(np.uint8)
+
+    def dashes(curve):
+        return [(d.back, d.front) for d in curve.dashes]
+
+    geometry = {
+        "curves": [dashes(c) for c in targets],
+        "distractors": [dashes(c) for c in distractors],
+        "markers": points,
+        "marker_curves": (on, other),
+        "margin": margin,
+        "contour_length": contour_length,
+        "distractor_length": distractor_length,
+    }
+    return image, int(label), geometry
+
+
+# --------------------------------------------------------------------------
+# Writing the LRA layout
+
+
+def _image_seed(seed, size, difficulty, index):
+    key = (size, DIFFICULTIES[difficulty][1], index)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+def balanced_labels(n, seed):
+    """Exactly balanced 0 / 1 labels in a seeded random order (`n // 2` ones)."""
+    labels = np.arange(n) % 2
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,))).permutation(labels)
+
+
+def _write_batch(job):
+    """Writes one `imgs/<batch>/` folder; returns its metadata lines."""
+    from PIL import Image
+
+    folder, size, difficulty, seed, batch, first, labels = job
+    s = SETTINGS[size]
+    contour_length = DIFFICULTIES[difficulty][1]
+    os.makedirs(os.path.join(folder, "imgs", str(batch)), exist_ok=True)
+    lines = []
+    for i, label in enumerate(labels):
+        image, label, geometry = generate_image(size, difficulty, int(label), _image_seed(seed, size, difficulty, first + i))
+        Image.fromarray(image, mode="L").save(os.path.join(folder, "imgs", str(batch), f"sample_{i}.png"))
+        lines.append(
+            f"imgs/{batch} sample_{i}.png {i} {label} {s.continuity:g} {contour_length} "
+            f"{contour_length // 3} {s.paddle_length} {s.paddle_thickness:g} {geometry['margin']} "
+            f"{len(s.paddle_contrasts)}"
+        )
+    return batch, lines
+
+
+def write_dataset(out, size=32, n=200_000, difficulty="hard", seed=0, *, batch_size=1000,
+                  workers=1, progress=False):
+    """Generates `n` images into `out/pathfinder<size>/<difficulty folder>/` (LRA layout).
+
+    Image `k` is drawn from its own seed (`seed`, `size`, `difficulty`, `k`), so the
+    output depends on the arguments, not on `workers`. Labels are exactly
+    balanced.
+
+    Args:
+        out: root folder.
+        size: 32, 64, 128 (Path-X) or 256.
+        n: number of images (LRA: 200,000 per difficulty).
+        difficulty: `"easy"`, `"intermediate"` or `"hard"`.
+        seed: int seed.
+        batch_size: images per `imgs/<batch>` folder and metadata file.
+        workers: processes (1 = this process).
+        progress: show a progress bar (tqdm) on stderr.
+
+    Returns:
+        The difficulty folder that was written.
+
+    >>> import tempfile
+    >>> root = tempfile.TemporaryDirectory()
+    >>> folder = write_dataset(root.name, 32, n=4, batch_size=2)
+    >>> sorted(os.listdir(os.path.join(folder, "metadata")))
+    ['0.npy', '1.npy']
+    >>> root.cleanup()
+    """
+    check_choice("size", size, tuple(SETTINGS))
+    check_choice("difficulty", difficulty, tuple(DIFFICULTIES))
+    check_positive_int("n", n)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("workers", workers)
+    folder = os.path.join(out, f"pathfinder{size}", DIFFICULTIES[difficulty][0])
+    os.makedirs(os.path.join(folder, "metadata"), exist_ok=True)
+    labels = balanced_labels(n, seed)
+    jobs = [(folder, size, difficulty, seed, b, first, labels[first:first + batch_size])
+            for b, first in enumerate(range(0, n, batch_size))]
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, desc=f"pathfinder{size} images", unit=" img", file=sys.stderr)
+        except ImportError:
+            pass
+    pool = None
+    try:
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing
+
+            # spawn, not fork: the parent may hold JAX / TF threads.
+            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
+            results = pool.imap_unordered(_write_batch, jobs)
+        else:
+            results = map(_write_batch, jobs)
+        for batch, lines in results:
+            with open(os.path.join(folder, "metadata", f"{batch}.npy"), "w") as f:
+                f.write("\n".join(lines) + "\n")
+            if bar is not None:
+                bar.update(len(lines))
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+        if bar is not None:
+            bar.close()
+    return folder
+
+
+# --------------------------------------------------------------------------
+# Loader
+
+
+def find_folder(data_dir, size, difficulty):
+    """The difficulty folder (holding `metadata/`) under `data_dir`, or None."""
+    name = DIFFICULTIES[difficulty][0]
+    for folder in (os.path.join(data_dir, f"pathfinder{size}", name), os.path.join(data_dir, name), data_dir):
+        if os.path.isdir(os.path.join(folder, "metadata")):
+            return folder
+    return None
+
+
+def read_metadata(folder):
+    """`(paths, labels)` of every image listed in `folder/metadata/*.npy` (numeric file order).
+
+    Entries whose PNG is missing or empty are skipped (the LRA release has
+    one empty image, S4 blacklists it).
+    """
+    meta = os.path.join(folder, "metadata")
+    names = [f for f in os.listdir(meta) if f.endswith(".npy")]
+    names.sort(key=lambda f: (int(f[:-4]) if f[:-4].isdigit() else math.inf, f))
+    paths, labels = [], []
+    for name in names:
+        with open(os.path.join(meta, name)) as f:
+            for number, line in enumerate(f, 1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) < 4:
+                    raise ValueError(f"{meta}/{name}:{number}: expected `imgs/<batch> sample_<i>.png <i> <label> ...`.")
+                path = os.path.join(folder, fields[0], fields[1])
+                try:
+                    if os.path.getsize(path) == 0:
+                        continue
+                except OSError:
+                    continue
+                paths.append(path)
+                labels.append(int(fields[3]))
+    return paths, np.asarray(labels, np.int32)
+
+
+def load_pathfinder(
+    data_dir,
+    *,
+    size=32,
+    difficulty="hard",
+    batch_size=64,
+    scale="unit",
+    split="random",
+    split_seed=42,
+    shuffle=True,
+    seed=0,
+    drop_remainder=False,
+):
+    """Loads Pathfinder (`size` 32, 64) or Path-X (`size` 128) from the LRA folder layout.
+
+    Args:
+        data_dir: the LRA release root (holding `pathfinder<size>/`), the
+            `pathfinder<size>` folder, or the difficulty folder itself.
+        size: 32, 64, 128 or 256 (image side; sequence length `size ** 2`).
+        difficulty: `"easy"`, `"intermediate"` or `"hard"` (LRA and S4 use hard).
+        batch_size: examples per batch.
+        scale: `"unit"` ([0, 1]), `"symmetric"` ([-1, 1], S4) or `"tokens"`
+            (int32 ids = intensity + 1, `vocab_size` 257).
+        split: `"random"`: a permutation with `split_seed`, then 80/10/10
+            (S4); `"ordered"`: first 80 % / next 10 % / last 10 % in metadata
+            order (LRA).
+        split_seed: seed of the random split (S4: 42).
+        shuffle, seed, drop_remainder: see `batching.make_dataset`.
+
+    Returns:
+        `TaskData` whose datasets yield `(pixels, labels)`: float32
+        `(batch, size * size, 1)` (int32 `(batch, size * size)` for tokens)
+        and int32 labels (1 = both markers on one curve). PNGs are decoded
+        lazily, in parallel.
+
+    >>> import tempfile
+    >>> root = tempfile.TemporaryDirectory()
+    >>> _ = write_dataset(root.name, 32, n=10)
+    >>> data = load_pathfinder(root.name, batch_size=4)
+    >>> x, y = next(iter(data.train))
+    >>> tuple(x.shape), x.dtype.name, data.num_examples
+    ((4, 1024, 1), 'float32', {'train': 8, 'validation': 1, 'test': 1})
+    >>> root.cleanup()
+    """
+    import tensorflow as tf
+
+    from keras_ssm.data.batching import make_dataset
+    from keras_ssm.data.image import pixel_transform
+
+    data_dir = check_data_dir("pathfinder", data_dir, EXPECTED_LAYOUT, WHERE)
+    check_choice("size", size, tuple(SETTINGS))
+    check_choice("difficulty", difficulty, tuple(DIFFICULTIES))
+    check_choice("scale", scale, SCALES)
+    check_choice("split", split, SPLITS)
+    check_positive_int("batch_size", batch_size)
+    folder = find_folder(data_dir, size, difficulty)
+    if folder is None:
+        raise missing_data("pathfinder", data_dir, EXPECTED_LAYOUT, WHERE)
+    paths, labels = read_metadata(folder)
+    if len(paths) < 3:
+        raise missing_data("pathfinder", data_dir, EXPECTED_LAYOUT,
+                           WHERE + f"\n(found {len(paths)} readable images in {folder})")
+    n = len(paths)
+    order = np.random.default_rng(split_seed).permutation(n) if split == "random" else np.arange(n)
+    n_val = n_test = max(1, n // 10)
+    n_train = n - n_val - n_test
+    parts = {"train": order[:n_train], "validation": order[n_train:n_train + n_val],
+             "test": order[n_train + n_val:]}
+    transform = pixel_transform(scale)
+    length = size * size
+    paths = np.asarray(paths)
+    datasets, sizes = {}, {}
+    for name, index in parts.items():
+        paths_t, labels_t = tf.constant(paths[index]), tf.constant(labels[index])
+
+        def element(i, paths_t=paths_t, labels_t=labels_t):
+            pixels = tf.io.decode_png(tf.io.read_file(paths_t[i]), channels=1)
+            pixels = tf.reshape(tf.ensure_shape(pixels, (size, size, 1)), (length, 1))
+            return transform(pixels), labels_t[i]
+
+        datasets[name] = make_dataset(len(index), element, batch_size=batch_size,
+                                      shuffle=shuffle and name == "train", seed=seed,
+                                      drop_remainder=drop_remainder)
+        sizes[name] = len(index)
+    return TaskData(
+        task="pathfinder" if size < 128 else "pathx",
+        **datasets,
+        num_classes=2,
+        labels=LABELS,
+        input_shape=(length,) if scale == "tokens" else (length, 1),
+        input_dtype="int32" if scale == "tokens" else "float32",
+        vocab_size=257 if scale == "tokens" else None,
+        max_length=length,
+        num_examples=sizes,
+        info={"data_dir": folder, "layout": "lra_pathfinder", "size": size, "difficulty": difficulty,
+              "scale": scale, "split": f"{split} 80/10/10" + (f", seed {split_seed}" if split == "random" else "")},
+    )
+
+
+# --------------------------------------------------------------------------
+# Command line
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_ssm.data.pathfinder",
+        description="Generate Pathfinder / Path-X images in the LRA folder layout, deterministic for a seed.",
+    )
+    parser.add_argument("--out", required=True, help="root folder (pathfinder<size>/<difficulty>/ is created)")
+    parser.add_argument("--size", type=int, default=32, choices=sorted(SETTINGS),
+                        help="image side: 32 (Pathfinder), 64, 128 (Path-X), 256")
+    parser.add_argument("--n", type=int, default=200_000, help="number of images (LRA: 200000)")
+    parser.add_argument("--difficulty", default="hard", choices=list(DIFFICULTIES),
+                        help="easy (6 dashes), intermediate (9), hard (14; LRA)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=1000, help="images per imgs/<batch> folder")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes (default: all cores); the output does not depend on it")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    folder = write_dataset(args.out, args.size, args.n, args.difficulty, args.seed,
+                           batch_size=args.batch_size, workers=args.workers, progress=not args.quiet)
+    print(f"wrote {args.n} images to {folder} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

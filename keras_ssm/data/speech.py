@@ -1,0 +1,507 @@
+"""Raw-audio speech tasks: Speech Commands (SC35, SC10, SC12) and spoken digits (FSDD).
+
+Audio is fed as raw samples, float32 `(batch, length, 1)` in [-1, 1)
+(int16 / 32768), as S4 / S5 / DSS do for SC35 ("raw speech, length 16,000").
+`sample_rate` resamples every clip with a polyphase filter
+(`scipy.signal.resample_poly`): the zero-shot rate tests train at one rate and
+evaluate at another (16 -> 8 kHz for Speech Commands, 8 -> 4 kHz for FSDD),
+with the SSM's `step_scale` set to the rate ratio.
+
+Speech Commands v0.02 (Warden 2018), clips padded with zeros (or cut) to
+exactly one second:
+
+- `classes=35` (SC35, S4 / S5): all 35 words; needs the extracted archive.
+- `classes=10` (SC10): yes, no, up, down, left, right, on, off, stop, go.
+- `classes=12` (the keyword-spotting task): `_silence_`, `_unknown_` and the
+  10 words; from a TFDS `speech_commands` dir or the npz test set.
+
+Layouts: the extracted archive (`<word>/<speaker>_nohash_<n>.wav`,
+`validation_list.txt`, `testing_list.txt`; official splits), a TFDS data dir
+with `speech_commands` prepared (its train / validation / test splits), or
+the `part*.npz` files of the 12-class v0.02 test set (examples split by
+their speaker-disjoint `fold`: by default folds 0-6 train, 7 validation, 8
+test).
+
+Free Spoken Digit Dataset (FSDD): 8 kHz recordings `<digit>_<speaker>_<index>.wav`
+of variable length (0.14-2.28 s). Canonical split by repetition index: 0-4
+test; of the rest, 5-9 validation by default and 10-49 train. Clips are
+right-padded with zeros, bucketed by length; `return_mask=True` adds the
+boolean mask of real samples to the inputs.
+"""
+
+import glob
+import math
+import os
+import re
+import wave
+
+import numpy as np
+
+from keras_ssm.data.base import (
+    TaskData,
+    check_choice,
+    check_data_dir,
+    check_positive_int,
+    find_tfds_dir,
+    missing_data,
+    read_tfds,
+)
+
+SC35_LABELS = (
+    "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
+    "four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on",
+    "one", "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up",
+    "visual", "wow", "yes", "zero",
+)
+SC10_LABELS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+SC12_LABELS = ("_silence_", "_unknown_") + SC10_LABELS
+SC_LABELS = {35: SC35_LABELS, 10: SC10_LABELS, 12: SC12_LABELS}
+SC_RATE = 16000
+FSDD_LABELS = tuple(str(d) for d in range(10))
+FSDD_RATE = 8000
+
+SC_LAYOUT = """\
+  one of
+  - DATA_DIR/[speech_commands_v0.02/]<word>/<speaker>_nohash_<n>.wav with validation_list.txt and
+    testing_list.txt (the extracted speech_commands_v0.02.tar.gz; SC35 and SC10)
+  - DATA_DIR/speech_commands/<version>/   (a TFDS data dir with speech_commands prepared; SC12 and SC10)
+  - DATA_DIR/part*.npz with audio, labels, label_names, fold   (the 12-class v0.02 test set; SC12 and SC10)"""
+SC_WHERE = (
+    "Speech Commands v0.02, http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz "
+    "(and speech_commands_test_set_v0.02.tar.gz), or `tfds.load('speech_commands', data_dir=DATA_DIR)` "
+    "on a machine with network."
+)
+FSDD_LAYOUT = """\
+  one of
+  - DATA_DIR/[recordings/]<digit>_<speaker>_<index>.wav   (the FSDD repository's recordings/ folder)
+  - DATA_DIR/{train,test}.npz with audio, offsets, labels, index, sample_rate"""
+FSDD_WHERE = "the Free Spoken Digit Dataset, https://github.com/Jakobovski/free-spoken-digit-dataset (recordings/)."
+
+
+def resample(audio, rate, new_rate):
+    """Resamples along the last axis with a polyphase low-pass filter (float32).
+
+    >>> import numpy as np
+    >>> resample(np.zeros((2, 16000), np.float32), 16000, 8000).shape
+    (2, 8000)
+    """
+    audio = np.asarray(audio, np.float32)
+    if rate == new_rate:
+        return audio
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(rate), int(new_rate))
+    return resample_poly(audio, int(new_rate) // g, int(rate) // g, axis=-1).astype(np.float32)
+
+
+def read_wav(path):
+    """`(samples, sample_rate)` of a 16-bit PCM wav file: int16 `(length,)` (first channel)."""
+    with wave.open(path, "rb") as f:
+        if f.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected 16-bit PCM, got {8 * f.getsampwidth()}-bit.")
+        data = np.frombuffer(f.readframes(f.getnframes()), "<i2")
+        return data.reshape(-1, f.getnchannels())[:, 0], f.getframerate()
+
+
+def _fix_length(audio, length):
+    """Pads with zeros at the end, or cuts, to `length` samples (last axis)."""
+    if audio.shape[-1] >= length:
+        return audio[..., :length]
+    pad = [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])]
+    return np.pad(audio, pad)
+
+
+def _check_rate(sample_rate):
+    check_positive_int("sample_rate", sample_rate)
+
+
+# --------------------------------------------------------------------------
+# Speech Commands
+
+
+def _archive_root(data_dir):
+    for root in (data_dir, os.path.join(data_dir, "speech_commands_v0.02")):
+        if os.path.isfile(os.path.join(root, "testing_list.txt")) and \
+                os.path.isfile(os.path.join(root, "validation_list.txt")):
+            return root
+    return None
+
+
+def _npz_parts(data_dir):
+    return sorted(glob.glob(os.path.join(data_dir, "part*.npz")))
+
+
+def detect_speech_commands(data_dir):
+    """`(layout, root)` of Speech Commands data under `data_dir`, or `(None, None)`."""
+    root = _archive_root(data_dir)
+    if root:
+        return "archive", root
+    tfds_dir = find_tfds_dir(data_dir, "speech_commands")
+    if tfds_dir:
+        return "tfds", tfds_dir
+    if _npz_parts(data_dir):
+        return "npz", data_dir
+    return None, None
+
+
+def _sc_archive(root, labels, sample_rate, batch_size, shuffle, seed, drop_remainder):
+    """Lazy datasets over the extracted archive: WAVs decoded by tf.data in parallel."""
+    import tensorflow as tf
+
+    from keras_ssm.data.batching import make_dataset
+
+    missing = [w for w in labels if not os.path.isdir(os.path.join(root, w))]
+    if missing:
+        raise missing_data("speech_commands", root, SC_LAYOUT, SC_WHERE + f"\nMissing word folders: {missing}")
+
+    def listed(name):
+        with open(os.path.join(root, name)) as f:
+            return {line.strip() for line in f if line.strip()}
+
+    held = {"validation": listed("validation_list.txt"), "test": listed("testing_list.txt")}
+    files = {"train": [], "validation": [], "test": []}
+    for label, word in enumerate(labels):
+        for path in sorted(glob.glob(os.path.join(root, word, "*.wav"))):
+            rel = f"{word}/{os.path.basename(path)}"
+            split = "test" if rel in held["test"] else "validation" if rel in held["validation"] else "train"
+            files[split].append((path, label))
+    length = sample_rate  # one second, whatever the rate
+
+    datasets, sizes = {}, {}
+    for split, items in files.items():
+        paths = tf.constant([p for p, _ in items] or [""], tf.string)
+        ys = tf.constant(np.asarray([y for _, y in items] or [0], np.int32))
+
+        def element(i, paths=paths, ys=ys):
+            audio, _ = tf.audio.decode_wav(tf.io.read_file(paths[i]), desired_channels=1)
+            audio = audio[:SC_RATE, 0]
+            audio = tf.pad(audio, [[0, SC_RATE - tf.shape(audio)[0]]])
+            if sample_rate != SC_RATE:
+                audio = tf.numpy_function(lambda a: resample(a, SC_RATE, sample_rate), [audio], tf.float32)
+            return tf.reshape(audio, (length, 1)), ys[i]
+
+        datasets[split] = make_dataset(len(items), element, batch_size=batch_size,
+                                       shuffle=shuffle and split == "train", seed=seed,
+                                       drop_remainder=drop_remainder)
+        sizes[split] = len(items)
+    return datasets, sizes, length
+
+
+def _sc_tfds(path, labels, sample_rate, batch_size, shuffle, seed, drop_remainder):
+    """Datasets read from a prepared TFDS `speech_commands` folder (streamed)."""
+    import tensorflow as tf
+
+    builder, features = read_tfds(path)
+    names = tuple(features["label"].names)
+    unknown = set(names) - set(SC12_LABELS)
+    if unknown:
+        raise ValueError(f"{path}: unexpected speech_commands labels {sorted(unknown)}.")
+    # TFDS orders its labels words-first; map them to ours (by name), -1 = dropped.
+    remap = tf.constant([labels.index(n) if n in labels else -1 for n in names], tf.int32)
+    length = sample_rate  # one second, whatever the rate
+    datasets, sizes = {}, {}
+    for split, tfds_split in (("train", "train"), ("validation", "validation"), ("test", "test")):
+        ds = builder.as_dataset(split=tfds_split, shuffle_files=False)
+        ds = ds.map(lambda e: (e["audio"], tf.gather(remap, tf.cast(e["label"], tf.int32))))
+        ds = ds.filter(lambda audio, y: y >= 0)
+        count = None
+        if len(labels) == len(names):
+            count = builder.info.splits[tfds_split].num_examples
+        if shuffle and split == "train":
+            ds = ds.shuffle(16384, seed=seed, reshuffle_each_iteration=True)
+
+        def prepare(audio, y):
+            audio = tf.cast(audio[:SC_RATE], tf.float32) / 32768.0
+            audio = tf.pad(audio, [[0, SC_RATE - tf.shape(audio)[0]]])
+            if sample_rate != SC_RATE:
+                audio = tf.numpy_function(lambda a: resample(a, SC_RATE, sample_rate), [audio], tf.float32)
+            return tf.reshape(audio, (length, 1)), y
+
+        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if count is not None:
+            batches = count // batch_size if drop_remainder else -(-count // batch_size)
+            ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+        datasets[split] = ds.prefetch(tf.data.AUTOTUNE)
+        sizes[split] = count
+    return datasets, sizes, length
+
+
+def _sc_npz(data_dir, labels, sample_rate, batch_size, shuffle, seed, drop_remainder,
+            validation_folds, test_folds):
+    """In-memory datasets from the npz test-set parts, split by speaker fold."""
+    import tensorflow as tf
+
+    from keras_ssm.data.batching import make_dataset
+
+    audio, y, folds = [], [], []
+    names = None
+    for part in _npz_parts(data_dir):
+        with np.load(part) as z:
+            audio.append(z["audio"])
+            part_names = tuple(str(n) for n in z["label_names"])
+            if names is not None and part_names != names:
+                raise ValueError(f"{part}: label_names differ from the other parts.")
+            names = part_names
+            y.append(z["labels"])
+            folds.append(z["fold"])
+            if "sample_rate" in z and int(z["sample_rate"]) != SC_RATE:
+                raise ValueError(f"{part}: expected {SC_RATE} Hz audio, got {int(z['sample_rate'])}.")
+    audio, y, folds = np.concatenate(audio), np.concatenate(y), np.concatenate(folds)
+    remap = np.array([labels.index(n) if n in labels else -1 for n in names])
+    y = remap[y]
+    audio = _fix_length(audio, SC_RATE)
+    length = None
+    datasets, sizes = {}, {}
+    test_folds, validation_folds = set(test_folds), set(validation_folds)
+    masks = {
+        "train": ~np.isin(folds, list(test_folds | validation_folds)),
+        "validation": np.isin(folds, list(validation_folds)),
+        "test": np.isin(folds, list(test_folds)),
+    }
+    for split, mask in masks.items():
+        keep = mask & (y >= 0)
+        # Resampled in numpy once (a few thousand clips), then kept as float32.
+        x = resample(audio[keep].astype(np.float32) / 32768.0, SC_RATE, sample_rate)
+        length = x.shape[1]
+        x_t, y_t = tf.constant(x[..., None]), tf.constant(y[keep].astype(np.int32))
+
+        def element(i, x_t=x_t, y_t=y_t):
+            return x_t[i], y_t[i]
+
+        datasets[split] = make_dataset(int(keep.sum()), element, batch_size=batch_size,
+                                       shuffle=shuffle and split == "train", seed=seed,
+                                       drop_remainder=drop_remainder)
+        sizes[split] = int(keep.sum())
+    return datasets, sizes, length
+
+
+def load_speech_commands(
+    data_dir,
+    *,
+    classes=35,
+    sample_rate=16000,
+    batch_size=32,
+    source="auto",
+    validation_folds=(7,),
+    test_folds=(8,),
+    shuffle=True,
+    seed=0,
+    drop_remainder=False,
+):
+    """Loads Speech Commands v0.02 as raw audio (SC35, SC10 or SC12).
+
+    Args:
+        data_dir: folder in one of the layouts of the module docstring.
+        classes: 35 (all words; archive only), 10 (the ten command words) or
+            12 (silence, unknown and the ten words; TFDS dir or npz).
+        sample_rate: output rate in Hz (16000 = native; 8000 for the
+            zero-shot test). Sequence length = `sample_rate` (one second).
+        batch_size: examples per batch.
+        source: `"auto"`, `"archive"`, `"tfds"` or `"npz"`.
+        validation_folds, test_folds: speaker folds (0-9) of the npz layout;
+            the other folds are training data.
+        shuffle, seed, drop_remainder: see `batching.make_dataset`.
+
+    Returns:
+        `TaskData` whose datasets yield `(audio, labels)`: float32
+        `(batch, sample_rate, 1)` in [-1, 1) and int32 labels indexing
+        `labels` (`SC35_LABELS`, `SC10_LABELS` or `SC12_LABELS`).
+        `num_examples` is None for a filtered TFDS split (unknown until read).
+
+    >>> data = load_speech_commands("path/to/speech_commands_v0.02", classes=35)  # doctest: +SKIP
+    >>> x, y = next(iter(data.train))                                            # doctest: +SKIP
+    >>> x.shape                                                                  # doctest: +SKIP
+    TensorShape([32, 16000, 1])
+    """
+    data_dir = check_data_dir("speech_commands", data_dir, SC_LAYOUT, SC_WHERE)
+    check_choice("classes", classes, (35, 10, 12))
+    check_choice("source", source, ("auto", "archive", "tfds", "npz"))
+    _check_rate(sample_rate)
+    check_positive_int("batch_size", batch_size)
+    for name, folds in (("validation_folds", validation_folds), ("test_folds", test_folds)):
+        if not all(isinstance(f, (int, np.integer)) and 0 <= f <= 9 for f in folds):
+            raise ValueError(f"`{name}` must be fold numbers in 0..9, got {folds!r}.")
+    if set(validation_folds) & set(test_folds):
+        raise ValueError(f"`validation_folds` {validation_folds} and `test_folds` {test_folds} overlap.")
+    layout, root = detect_speech_commands(data_dir)
+    if layout is None or (source != "auto" and source != layout):
+        raise missing_data("speech_commands", data_dir, SC_LAYOUT, SC_WHERE)
+    labels = SC_LABELS[classes]
+    if layout == "archive" and classes == 12:
+        raise ValueError(
+            "classes=12 (with _silence_ / _unknown_) is not built from the extracted archive; "
+            "use a TFDS speech_commands data dir or the 12-class npz test set, or classes=35 / 10."
+        )
+    if layout != "archive" and classes == 35:
+        raise ValueError(
+            f"classes=35 needs the extracted speech_commands_v0.02 archive: the {layout} layout "
+            "only has the 12-class task (other words are merged into _unknown_). Use classes=12 or 10."
+        )
+    common = (labels, sample_rate, batch_size, shuffle, seed, drop_remainder)
+    if layout == "archive":
+        datasets, sizes, length = _sc_archive(root, *common)
+    elif layout == "tfds":
+        datasets, sizes, length = _sc_tfds(root, *common)
+    else:
+        datasets, sizes, length = _sc_npz(root, *common, validation_folds, test_folds)
+    return TaskData(
+        task=f"sc{classes}",
+        **datasets,
+        num_classes=classes,
+        labels=labels,
+        input_shape=(length, 1),
+        input_dtype="float32",
+        vocab_size=None,
+        max_length=length,
+        num_examples=sizes,
+        info={"data_dir": root, "layout": layout, "sample_rate": sample_rate,
+              "native_sample_rate": SC_RATE, "preprocessing": "int16 / 32768, zero-padded to 1 s"
+              + (f", resampled {SC_RATE} -> {sample_rate} Hz" if sample_rate != SC_RATE else ""),
+              **({"validation_folds": tuple(validation_folds), "test_folds": tuple(test_folds)}
+                 if layout == "npz" else {})},
+    )
+
+
+# --------------------------------------------------------------------------
+# Free Spoken Digit Dataset
+
+_FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
+
+
+def _fsdd_recordings(data_dir):
+    for root in (os.path.join(data_dir, "recordings"), data_dir):
+        if os.path.isdir(root) and any(_FSDD_NAME.match(f) for f in os.listdir(root)):
+            return root
+    return None
+
+
+def _read_fsdd_folder(root):
+    clips, labels, index = [], [], []
+    names = sorted(f for f in os.listdir(root) if _FSDD_NAME.match(f))
+    for name in names:
+        digit, _, repetition = _FSDD_NAME.match(name).groups()
+        audio, rate = read_wav(os.path.join(root, name))
+        if rate != FSDD_RATE:
+            raise ValueError(f"{root}/{name}: expected {FSDD_RATE} Hz, got {rate}.")
+        clips.append(audio)
+        labels.append(int(digit))
+        index.append(int(repetition))
+    return clips, np.asarray(labels, np.int32), np.asarray(index)
+
+
+def _read_fsdd_npz(root):
+    clips, labels, index = [], [], []
+    for split in ("train", "test"):
+        with np.load(os.path.join(root, f"{split}.npz")) as z:
+            audio, offsets = z["audio"], z["offsets"]
+            if "sample_rate" in z and int(z["sample_rate"]) != FSDD_RATE:
+                raise ValueError(f"{root}/{split}.npz: expected {FSDD_RATE} Hz, got {int(z['sample_rate'])}.")
+            clips += [audio[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+            labels.append(z["labels"])
+            index.append(z["index"])
+    return clips, np.concatenate(labels).astype(np.int32), np.concatenate(index)
+
+
+def load_spoken_digits(
+    data_dir,
+    *,
+    sample_rate=8000,
+    batch_size=32,
+    validation_indices=range(5, 10),
+    test_indices=range(0, 5),
+    max_length=None,
+    return_mask=False,
+    source="auto",
+    bucket=True,
+    shuffle=True,
+    seed=0,
+    drop_remainder=False,
+):
+    """Loads the Free Spoken Digit Dataset as raw audio (10 classes, variable length).
+
+    Args:
+        data_dir: the `recordings/` folder (or its parent), or a folder with
+            `train.npz` / `test.npz`.
+        sample_rate: output rate in Hz (8000 = native; 4000 for the zero-shot
+            test, 16000 for Speech-Commands-rate models).
+        batch_size: examples per batch.
+        validation_indices, test_indices: repetition indices (0-49) of each
+            split (canonical test: 0-4); the rest is training data.
+        max_length: clips longer than this many samples (after resampling)
+            are cut; None keeps every clip whole.
+        return_mask: inputs become `(audio, mask)` with `mask` bool
+            `(batch, length)` True at real samples.
+        source: `"auto"`, `"recordings"` or `"npz"`.
+        bucket, shuffle, seed, drop_remainder: see `batching.make_dataset`
+            (buckets from 1,024 samples).
+
+    Returns:
+        `TaskData` whose datasets yield `(audio, labels)`: float32
+        `(batch, length, 1)` zero-padded (or `((audio, mask), labels)`), int32
+        labels 0-9.
+
+    >>> data = load_spoken_digits("path/to/free-spoken-digit-dataset/recordings")  # doctest: +SKIP
+    >>> x, y = next(iter(data.train))                                               # doctest: +SKIP
+    >>> x.shape[-1], x.dtype.name                                                   # doctest: +SKIP
+    (1, 'float32')
+    """
+    import tensorflow as tf
+
+    from keras_ssm.data.batching import make_dataset, ragged
+
+    data_dir = check_data_dir("fsdd", data_dir, FSDD_LAYOUT, FSDD_WHERE)
+    _check_rate(sample_rate)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("max_length", max_length, allow_none=True)
+    check_choice("source", source, ("auto", "recordings", "npz"))
+    validation_indices, test_indices = set(validation_indices), set(test_indices)
+    if validation_indices & test_indices:
+        raise ValueError("`validation_indices` and `test_indices` overlap.")
+    root = _fsdd_recordings(data_dir)
+    layout = "recordings" if root else None
+    if layout is None and all(os.path.isfile(os.path.join(data_dir, f"{s}.npz")) for s in ("train", "test")):
+        layout, root = "npz", data_dir
+    if layout is None or (source != "auto" and source != layout):
+        raise missing_data("fsdd", data_dir, FSDD_LAYOUT, FSDD_WHERE)
+    clips, labels, index = _read_fsdd_folder(root) if layout == "recordings" else _read_fsdd_npz(root)
+    clips = [resample(c.astype(np.float32) / 32768.0, FSDD_RATE, sample_rate)[:max_length] for c in clips]
+    longest = max(len(c) for c in clips)
+    splits = {
+        "train": ~np.isin(index, list(validation_indices | test_indices)),
+        "validation": np.isin(index, list(validation_indices)),
+        "test": np.isin(index, list(test_indices)),
+    }
+    datasets, sizes = {}, {}
+    for split, mask in splits.items():
+        chosen = np.flatnonzero(mask)
+        rows, lengths = ragged([clips[i] for i in chosen], np.float32)
+        y_t = tf.constant(labels[chosen])
+
+        def element(i, rows=rows, y_t=y_t):
+            audio = rows[i]
+            if return_mask:
+                return (audio[:, None], tf.ones_like(audio, tf.bool)), y_t[i]
+            return audio[:, None], y_t[i]
+
+        datasets[split] = make_dataset(
+            len(chosen), element, batch_size=batch_size, lengths=lengths, max_length=longest,
+            shuffle=shuffle and split == "train", seed=seed, bucket=bucket, min_bucket=1024,
+            drop_remainder=drop_remainder,
+        )
+        sizes[split] = len(chosen)
+    return TaskData(
+        task="fsdd",
+        **datasets,
+        num_classes=10,
+        labels=FSDD_LABELS,
+        input_shape=(None, 1),
+        input_dtype="float32",
+        vocab_size=None,
+        max_length=longest,
+        num_examples=sizes,
+        info={"data_dir": root, "layout": layout, "sample_rate": sample_rate,
+              "native_sample_rate": FSDD_RATE, "return_mask": return_mask,
+              "preprocessing": "int16 / 32768, zero-padded per bucket"
+              + (f", resampled {FSDD_RATE} -> {sample_rate} Hz" if sample_rate != FSDD_RATE else "")},
+    )

@@ -1,0 +1,158 @@
+import math
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_ssm.data import pathfinder
+from tests.data.helpers import all_labels, check_split, fit_one_step
+
+
+def _segment_distance(a, b, samples=11):
+    pa = np.linspace(a[0], a[1], samples)
+    pb = np.linspace(b[0], b[1], samples)
+    return np.sqrt(((pa[:, None] - pb[None]) ** 2).sum(-1)).min()
+
+
+def _chained(curve, length, margin):
+    """Each dash has the paddle length, and starts about `2 * margin` after the previous one ends."""
+    for back, front in curve:
+        assert math.dist(back, front) == pytest.approx(length)
+    # Integer pivots (rounded up twice per step) add up to ~3 px to the 2m gap.
+    return all(math.dist(d0[1], d1[0]) <= 2 * margin + 3 for d0, d1 in zip(curve, curve[1:]))
+
+
+def _check_geometry(size, image, label, geometry, difficulty="hard"):
+    settings = pathfinder.SETTINGS[size]
+    contour_length = pathfinder.DIFFICULTIES[difficulty][1]
+    assert image.shape == (size, size) and image.dtype == np.uint8
+    assert image.max() == 255
+    first, second = geometry["curves"]
+    margin = geometry["margin"]
+    assert margin in settings.margins
+    for curve in (first, second):
+        assert len(curve) == contour_length
+        assert _chained(curve, settings.paddle_length, margin)
+        for back, front in curve:  # every dash is drawn
+            middle = np.round((np.asarray(back) + np.asarray(front)) / 2).astype(int)
+            assert image[middle[0], middle[1]] > 0
+    for curve in geometry["distractors"]:
+        assert len(curve) == contour_length // 3 and _chained(curve, settings.paddle_length, margin)
+    # The two target curves never touch.
+    assert min(_segment_distance(a, b) for a in first for b in second) > 1.0
+    # Markers: one on the origin tip of a target curve, one on a far tip;
+    # on the same curve exactly when the label is 1.
+    marker_a, marker_b = geometry["markers"]
+    on_a, on_b = geometry["marker_curves"]
+    curves = geometry["curves"]
+    assert tuple(map(float, marker_a)) == curves[on_a][0][0]  # origin: the first dash's back end
+    assert tuple(map(float, marker_b)) == curves[on_b][-1][1]  # far tip: the last dash's front end
+    assert (on_a == on_b) == (label == 1)
+    for marker in (marker_a, marker_b):
+        assert image[marker] > 100  # drawn, bright
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_markers_sit_on_one_curve_iff_positive(label):
+    for seed in range(6):
+        image, got, geometry = pathfinder.generate_image(32, label=label, seed=seed)
+        assert got == label
+        _check_geometry(32, image, label, geometry)
+
+
+@pytest.mark.parametrize("size, seed", [(64, 0), (128, 1)])
+def test_larger_sizes(size, seed):
+    image, label, geometry = pathfinder.generate_image(size, label=seed % 2, seed=seed)
+    _check_geometry(size, image, label, geometry)
+
+
+@pytest.mark.parametrize("difficulty", ["easy", "intermediate"])
+def test_difficulties(difficulty):
+    image, label, geometry = pathfinder.generate_image(32, difficulty, label=1, seed=2)
+    _check_geometry(32, image, label, geometry, difficulty)
+
+
+def test_generation_is_deterministic_for_a_seed():
+    a = pathfinder.generate_image(32, seed=11)
+    b = pathfinder.generate_image(32, seed=11)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1:] == b[1:]
+    assert not np.array_equal(a[0], pathfinder.generate_image(32, seed=12)[0])
+
+
+def test_cli_writes_the_lra_layout_deterministically(tmp_path):
+    args = ["--size", "32", "--n", "10", "--batch-size", "4", "--workers", "1", "--quiet"]
+    assert pathfinder.main(["--out", str(tmp_path / "a"), *args]) == 0
+    pathfinder.write_dataset(tmp_path / "b", 32, n=10, batch_size=4)
+    folder = tmp_path / "a" / "pathfinder32" / "curv_contour_length_14"
+    assert sorted(os.listdir(folder / "metadata")) == ["0.npy", "1.npy", "2.npy"]
+    labels = []
+    for batch in range(3):
+        lines = (folder / "metadata" / f"{batch}.npy").read_text().splitlines()
+        for i, line in enumerate(lines):
+            fields = line.split()
+            assert fields[:3] == [f"imgs/{batch}", f"sample_{i}.png", str(i)]
+            assert fields[4:9] == ["1", "14", "4", "2", "0.5"]  # continuity, lengths, paddle size
+            labels.append(int(fields[3]))
+            png = folder / fields[0] / fields[1]
+            with Image.open(png) as img:
+                assert img.mode == "L" and img.size == (32, 32)
+            twin = tmp_path / "b" / "pathfinder32" / "curv_contour_length_14" / fields[0] / fields[1]
+            assert png.read_bytes() == twin.read_bytes()
+    assert sorted(labels) == [0] * 5 + [1] * 5  # exactly balanced
+
+
+def test_labels_are_balanced():
+    for n in (10, 11, 1000):
+        counts = np.bincount(pathfinder.balanced_labels(n, seed=3), minlength=2)
+        assert abs(counts[0] - counts[1]) <= 1
+
+
+def test_loader_reads_the_lra_layout(tmp_path):
+    folder = pathfinder.write_dataset(tmp_path, 32, n=21, batch_size=8)
+    os.truncate(os.path.join(folder, "imgs", "0", "sample_3.png"), 0)  # LRA has one empty image
+    data = pathfinder.load_pathfinder(tmp_path, batch_size=4)
+    assert data.num_examples == {"train": 16, "validation": 2, "test": 2}
+    assert data.input_shape == (1024, 1) and data.num_classes == 2 and data.max_length == 1024
+    for split in ("train", "validation", "test"):
+        for x, y in check_split(data[split], data.num_examples[split], 4):
+            assert x.dtype == np.float32 and x.shape[1:] == (1024, 1)
+            assert 0.0 <= x.min() and x.max() == 1.0
+            assert set(y.tolist()) <= {0, 1} and y.dtype == np.int32
+    # The pixels are the PNG's, row-major, in [0, 1].
+    ordered = pathfinder.load_pathfinder(folder, batch_size=32, split="ordered", shuffle=False)
+    x, y = next(iter(ordered.train))
+    first = np.asarray(Image.open(os.path.join(folder, "imgs", "0", "sample_0.png")))
+    np.testing.assert_allclose(x.numpy()[0, :, 0], first.reshape(-1) / 255.0)
+    tokens = pathfinder.load_pathfinder(tmp_path / "pathfinder32", scale="tokens")
+    t, _ = next(iter(tokens.train))
+    assert t.dtype.name == "int32" and tuple(t.shape[1:]) == (1024,) and int(t.numpy().min()) >= 1
+    fit_one_step(data)
+
+
+def test_split_is_seeded(tmp_path):
+    pathfinder.write_dataset(tmp_path, 32, n=20)
+    a = pathfinder.load_pathfinder(tmp_path, shuffle=False)
+    b = pathfinder.load_pathfinder(tmp_path, shuffle=False)
+    np.testing.assert_array_equal(all_labels(a.test), all_labels(b.test))
+    assert a.info["split"] == "random 80/10/10, seed 42"
+
+
+def test_missing_data_says_what_is_expected(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        pathfinder.load_pathfinder(tmp_path)
+    message = str(error.value)
+    assert "metadata/<batch>.npy" in message and "curv_contour_length_14" in message
+    assert "python -m keras_ssm.data.pathfinder" in message
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="size"):
+        pathfinder.generate_image(48)
+    with pytest.raises(ValueError, match="difficulty"):
+        pathfinder.write_dataset(tmp_path, 32, n=2, difficulty="extreme")
+    with pytest.raises(ValueError, match="size"):
+        pathfinder.load_pathfinder(tmp_path, size=100)
+    with pytest.raises(SystemExit):
+        pathfinder.main(["--out", str(tmp_path), "--size", "100"])
