@@ -5,9 +5,12 @@ Commands:
                its canonical system, time it, and print a table.
     train      train a recipe (a JSON file: data, model, optimizer, epochs).
     evaluate   evaluate a trained model on a recipe's data.
+    tune       search the recipe's `tune` section with keras-tuner; write the
+               best recipe as JSON.
 """
 
 import argparse
+import json
 import os
 import time
 
@@ -96,6 +99,17 @@ def evaluate(args):
     return 0
 
 
+def tune(args):
+    from keras_ssm.tuning import tune_recipe
+
+    out = args.out or os.path.splitext(args.recipe)[0] + ".best.json"
+    best = tune_recipe(args.recipe, out, max_trials=args.max_trials, verbose=args.verbose)
+    print(f"\nbest recipe written to {out}:")
+    print(json.dumps({"model": best["model"], "optimizer": best["optimizer"]}, indent=2))
+    print(f"train it with: python -m keras_ssm train {out}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m keras_ssm",
@@ -132,6 +146,19 @@ def main(argv=None):
     eval_parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
     eval_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
     eval_parser.set_defaults(run=evaluate)
+
+    tune_parser = commands.add_parser(
+        "tune",
+        help="search hyperparameters of a recipe with keras-tuner",
+        description="Run a keras-tuner RandomSearch over the recipe's `tune` section (e.g. "
+        '{"layer": ["s4d", "s5"], "lr": {"min": 1e-4, "max": 1e-2}}); every other field stays '
+        "as the recipe sets it. Writes the best recipe as JSON, ready for `train`.",
+    )
+    tune_parser.add_argument("recipe", help="path of the recipe JSON file")
+    tune_parser.add_argument("--max-trials", type=int, default=10, help="number of trials (default 10)")
+    tune_parser.add_argument("--out", help="where to write the best recipe (default RECIPE.best.json)")
+    tune_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
+    tune_parser.set_defaults(run=tune)
 
     args = parser.parse_args(argv)
     try:

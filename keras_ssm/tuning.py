@@ -8,6 +8,8 @@ step range, bidirectionality, normalization, activation, dropout and the two
 learning rates of the papers' optimizer.
 """
 
+import os
+
 import keras
 import keras_tuner
 
@@ -38,8 +40,15 @@ SPACE = {
 FAMILY_SPACE = {
     "s4d": {"init": ["legs", "inv", "lin", "random"], "real_transform": ["exp"]},
     "dss": {"init": ["skew_hippo", "random"], "variant": ["exp", "softmax"]},
-    "s5": {"blocks": [1, 2, 4, 8], "c_init": ["trunc_standard", "lecun", "complex_normal"]},
+    "s5": {
+        "blocks": [1, 2, 4, 8],
+        "c_init": ["trunc_standard", "lecun", "complex_normal"],
+        "clip_eigs": [False],
+    },
 }
+MODEL_KEYS = ("layer", "depth", "width", "norm", "prenorm", "activation", "dropout", "pooling")
+LAYER_KEYS = ("state_dim", "discretization", "dt_min", "dt_max", "bidirectional")
+OPTIMIZER_KEYS = ("lr", "ssm_lr", "weight_decay")
 
 
 def _declare(hp, name, space):
@@ -150,3 +159,78 @@ class SSMHyperModel(keras_tuner.HyperModel):
             total = self.steps_per_epoch * self.epochs
             return build_optimizer(lr, ssm_lr, weight_decay, min(self.steps_per_epoch, total - 1), total)
         return SSMAdamW(learning_rate=lr, ssm_learning_rate=ssm_lr, weight_decay=weight_decay)
+
+
+def _space_from_json(name, spec):
+    """A recipe's `tune` entry: a list of choices or `{"min": a, "max": b}`."""
+    if isinstance(spec, list) and spec:
+        return spec
+    if isinstance(spec, dict) and set(spec) == {"min", "max"}:
+        return (spec["min"], spec["max"])
+    raise ValueError(f"Recipe field `tune.{name}` must be a list of choices or {{\"min\": a, \"max\": b}}, got {spec!r}.")
+
+
+def recipe_space(recipe):
+    """The hyperparameters of a parsed recipe: its values, fixed, except those
+    its `tune` section opens to a search."""
+    model, optimizer = recipe["model"], recipe["optimizer"]
+    known = set(SPACE) | {k for family in FAMILY_SPACE.values() for k in family}
+    values = {k: model[k] for k in MODEL_KEYS}
+    values.update({k: optimizer[k] for k in OPTIMIZER_KEYS})
+    for key, value in model["layer_kwargs"].items():
+        if key not in known:
+            raise ValueError(
+                f"`model.layer_kwargs.{key}` is not in the tuning space {sorted(known)}; remove it to tune."
+            )
+        values[key] = value
+    for name, spec in recipe["tune"].items():
+        if name not in known:
+            raise ValueError(f"Unknown hyperparameter `tune.{name}`; the space has {sorted(known)}.")
+        values[name] = _space_from_json(name, spec)
+    return values
+
+
+def best_recipe(recipe, hp_values):
+    """The recipe with the best trial's hyperparameters filled in (no `tune`)."""
+    best = {k: v for k, v in recipe.items() if k != "tune"}
+    best["model"] = {k: hp_values[k] for k in MODEL_KEYS}
+    family = hp_values["layer"]
+    layer_kwargs = {k: hp_values[k] for k in LAYER_KEYS}
+    for key in FAMILY_SPACE[family]:
+        layer_kwargs[key] = hp_values[f"{family}_{key}"]
+    best["model"]["layer_kwargs"] = layer_kwargs
+    best["optimizer"] = dict(recipe["optimizer"], **{k: hp_values[k] for k in OPTIMIZER_KEYS})
+    return best
+
+
+def tune_recipe(recipe, out_path, max_trials=10, directory=None, verbose=1):
+    """Runs a RandomSearch over a recipe's `tune` section on its data and
+    writes the best recipe to `out_path` (JSON, ready for `train`).
+
+    Returns the best recipe dict.
+    """
+    import json
+
+    from keras_ssm.training import recipe as recipes
+
+    recipe = recipes.parse_recipe(recipe)
+    data = recipes.load_data(recipe)
+    steps = int(data.train.cardinality())
+    inputs = {"vocab_size": data.vocab_size} if data.vocab_size else {"input_shape": data.input_shape}
+    hypermodel = SSMHyperModel(
+        data.num_classes, steps_per_epoch=steps, epochs=recipe["epochs"], **inputs, **recipe_space(recipe)
+    )
+    tuner = keras_tuner.RandomSearch(
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=max_trials,
+        directory=directory or os.path.splitext(out_path)[0] + "_trials",
+        project_name=recipe["name"],
+        seed=recipe["seed"],
+        overwrite=True,
+    )
+    tuner.search(data.train, validation_data=data.validation, epochs=recipe["epochs"], verbose=verbose)
+    best = best_recipe(recipe, tuner.get_best_hyperparameters(1)[0].values)
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(best, f, indent=2)
+    return best

@@ -47,6 +47,7 @@ TOP_FIELDS = {
     "data": (dict, True, None),
     "model": (dict, True, None),
     "optimizer": (dict, False, {}),
+    "tune": (dict, False, {}),
 }
 MODEL_FIELDS = {
     "layer": (str, True, None),

@@ -93,3 +93,18 @@ def test_cli_reports_a_bad_recipe(tmp_path):
     path.write_text(json.dumps({"epochs": 1, "data": {"task": "listops", "path": "missing"}, "model": {"layer": "s5"}}))
     run = run_cli("train", str(path))
     assert run.returncode == 2 and "data.path" in run.stderr
+
+
+def test_cli_tune_writes_a_best_recipe_that_trains(listops_dir, tmp_path):
+    recipe = tiny_recipe(listops_dir, epochs=1, tune={"layer": ["s4d", "s5"], "lr": {"min": 1e-3, "max": 5e-3}})
+    path = tmp_path / "tune.json"
+    path.write_text(json.dumps(recipe))
+    best_path = tmp_path / "best.json"
+    run = run_cli("tune", str(path), "--max-trials", "2", "--out", str(best_path), "--verbose", "0")
+    assert run.returncode == 0, run.stderr[-3000:]
+    best = json.loads(best_path.read_text())
+    assert "tune" not in best and best["model"]["layer"] in ("s4d", "s5")
+    assert 1e-3 <= best["optimizer"]["lr"] <= 5e-3
+    assert best["model"]["width"] == 16 and best["model"]["layer_kwargs"]["state_dim"] == 8
+    summary = recipes.train(best, str(tmp_path / "run"), verbose=0)
+    assert summary["epochs"] == 1
