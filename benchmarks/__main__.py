@@ -1,0 +1,29 @@
+"""`python -m benchmarks <subcommand> [options]`.
+
+Subcommands: `layers` (`benchmarks/layers.py`) and, when `benchmarks/scan.py`
+is present, `scan`. The subcommand's `main()` is called with `sys.argv`
+rewritten to `[prog, *options]`, so it may parse `sys.argv` or take `argv`.
+"""
+
+import importlib
+import sys
+from pathlib import Path
+
+
+def subcommands():
+    """The benchmark modules present next to this file."""
+    here = Path(__file__).parent
+    return [name for name in ("layers", "scan") if (here / f"{name}.py").exists()]
+
+
+def main():
+    names = subcommands()
+    if len(sys.argv) < 2 or sys.argv[1] not in names:
+        sys.exit(f"usage: python -m benchmarks {{{','.join(names)}}} [options]")
+    name = sys.argv[1]
+    sys.argv = [f"python -m benchmarks {name}", *sys.argv[2:]]
+    importlib.import_module(f"benchmarks.{name}").main()
+
+
+if __name__ == "__main__":
+    main()

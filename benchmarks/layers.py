@@ -1,0 +1,617 @@
+"""Speed and memory of S4DLayer, DSSLayer and S5Layer on JAX, TensorFlow and torch (CPU).
+
+    python -m benchmarks layers [--layers s4d,dss,s5] [--backends jax,tensorflow,torch]
+        [--lengths 1024,4096,16384] [--phases fwd,fwdbwd,kernel] [--quick]
+
+Every (layer, backend, L) runs in fresh subprocesses, so imports, compile
+caches and memory peaks do not leak between configurations:
+`python -m benchmarks.layers one ...` times the layer's forward and
+forward+backward passes, `python -m benchmarks.layers kernel ...` the S4D /
+DSS convolution kernel alone and its peak memory. Results are merged into
+`results/layers.json` and rendered to `results/layers.md`; see README.md.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+B, H, STATE_DIM = 8, 128, 64
+LAYERS = ("s4d", "dss", "s5")
+BACKENDS = ("jax", "tensorflow", "torch")
+LENGTHS = (1024, 4096, 16384)
+QUICK_LENGTHS = (1024, 4096)
+PHASES = ("fwd", "fwdbwd", "kernel")
+LAYER_PHASES = ("fwd", "fwdbwd")  # measured by the `one` worker
+WARMUP = 2  # the first warm-up call is the "first call" (compilation included)
+CALLS, CALLS_LONG, CALLS_QUICK = 7, 3, 3
+LONG = 16384  # from this length on, CALLS_LONG timed calls
+CALL_LIMIT_S = 30.0  # a warm-up call slower than this ends the phase as a timeout
+PHASE_BUDGET_S = 40.0  # no further timed call once a phase has run this long
+SUBPROCESS_LIMIT_S = 150.0
+QUIET_CORES = 0.3  # before a worker, wait (up to --quiet-wait s) for other processes below this
+CONTENDED_CORES = 0.5  # a run whose other processes used more is re-run (up to --retries times)
+TORCH_THREADS = 2
+NAMES = {"s4d": "S4D", "dss": "DSS-softmax", "s5": "S5"}
+# Complex modes per feature in the S4D / DSS kernel (S4D keeps N/2 by conjugate symmetry).
+KERNEL_MODES = {"s4d": STATE_DIM // 2, "dss": STATE_DIM}
+# The reference implementations' fwd+bwd medians (ms) on this machine kind, same
+# shapes (/work/shared/research/peer-bench.md): S5 on JAX, S4D and DSS-softmax on torch.
+PEER_FWDBWD_MS = {
+    "s5": {1024: 49.1, 4096: 210.5, 16384: 930.6},
+    "s4d": {1024: 230.2, 4096: 1000.7, 16384: 4815.5},
+    "dss": {1024: 448.2, 4096: 1749.3, 16384: 8736.4},
+}
+ROOT = Path(__file__).resolve().parent.parent
+# What the benchmarked layers run (hashed into each result's code version).
+SOURCES = (
+    "keras_ssm/ops/*.py", "keras_ssm/layers/base.py", "keras_ssm/layers/s4d.py",
+    "keras_ssm/layers/dss.py", "keras_ssm/layers/s5.py", "keras_ssm/discretization.py",
+    "keras_ssm/hippo.py",
+)
+RESULTS = Path(__file__).resolve().parent / "results"
+RESULT_PREFIX = "RESULT "
+
+
+# -- process measurements (Linux /proc) ---------------------------------------
+
+
+def _status_mb(field):
+    """A `kB` field of /proc/self/status, in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def rss_mb():
+    """The current resident size of this process, MiB."""
+    return _status_mb("VmRSS")
+
+
+def hwm_mb():
+    """The resident high-water mark since the last `reset_hwm`, MiB."""
+    return _status_mb("VmHWM")
+
+
+def reset_hwm():
+    """Resets the resident high-water mark to the current RSS (Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def max_rss_mb():
+    """`ru_maxrss` of this process (its peak resident size since start), MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_snapshot():
+    """`(wall s, machine busy CPU s, this process's CPU s)` for `other_cores`."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq = map(int, f.readline().split()[1:8])
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    busy = (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+    return time.perf_counter(), busy, usage.ru_utime + usage.ru_stime
+
+
+def other_cores(start, end):
+    """Cores used by other processes between two `cpu_snapshot`s."""
+    wall = end[0] - start[0]
+    return max(0.0, ((end[1] - start[1]) - (end[2] - start[2])) / wall)
+
+
+# -- the timed callables of each backend (worker side) --------------------------
+
+
+def jax_steps(layer, x):
+    """Jitted forward, and jitted value-and-grad of sum(y²) w.r.t. all
+    trainable variables and the input, through `layer.stateless_call`."""
+    import jax
+    import jax.numpy as jnp
+
+    trainable = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+    x = jnp.asarray(x)
+
+    def forward(tv, ntv, inputs):
+        return layer.stateless_call(tv, ntv, inputs)[0]
+
+    def loss(tv, ntv, inputs):
+        return jnp.sum(jnp.square(forward(tv, ntv, inputs)))
+
+    fwd = jax.jit(forward)
+    fwdbwd = jax.jit(jax.value_and_grad(loss, argnums=(0, 2)))
+    return {
+        "fwd": lambda: jax.block_until_ready(fwd(trainable, non_trainable, x)),
+        "fwdbwd": lambda: jax.block_until_ready(fwdbwd(trainable, non_trainable, x)),
+    }
+
+
+def tensorflow_steps(layer, x):
+    """`tf.function` forward, and sum(y²) with a GradientTape over the
+    trainable variables and the input (passed as an argument, so it is not
+    folded into the graph as a constant)."""
+    import tensorflow as tf
+
+    x = tf.constant(x)
+    variables = layer.trainable_variables
+
+    @tf.function
+    def fwd(inputs):
+        return layer(inputs)
+
+    @tf.function
+    def fwdbwd(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(tf.square(layer(inputs)))
+        return loss, tape.gradient(loss, [*variables, inputs])
+
+    return {"fwd": lambda: fwd(x), "fwdbwd": lambda: fwdbwd(x)}
+
+
+def torch_steps(layer, x):
+    """Eager forward under `no_grad`, and sum(y²) with `backward()` into the
+    trainable variables and the input (gradients reset before each call)."""
+    import torch
+
+    x = torch.from_numpy(x)
+    params = [v.value for v in layer.trainable_variables]
+
+    def fwd():
+        with torch.no_grad():
+            return layer(x)
+
+    def fwdbwd():
+        for p in params:
+            p.grad = None
+        inputs = x.detach().requires_grad_()
+        loss = torch.sum(torch.square(layer(inputs)))
+        loss.backward()
+        return loss, [p.grad for p in params], inputs.grad
+
+    return {"fwd": fwd, "fwdbwd": fwdbwd}
+
+
+def jax_kernel(layer, length):
+    """`layer.kernel(length)` jitted over the variables' values (so they are
+    arguments, not constants XLA could fold), compiled ahead of the call."""
+    import jax
+    import keras
+
+    variables = layer.variables
+    values = [v.value for v in variables]
+
+    def kernel(vals):
+        with keras.StatelessScope(state_mapping=list(zip(variables, vals))):
+            return layer.kernel(length)
+
+    compiled = jax.jit(kernel).lower(values).compile()
+    return lambda: jax.block_until_ready(compiled(values))
+
+
+def tensorflow_kernel(layer, length):
+    """`layer.kernel(length)` in a `tf.function`, traced ahead of the call."""
+    import tensorflow as tf
+
+    kernel = tf.function(lambda: layer.kernel(length))
+    kernel.get_concrete_function()
+    return kernel
+
+
+def torch_kernel(layer, length):
+    """`layer.kernel(length)` eagerly under `no_grad`."""
+    import torch
+
+    def kernel():
+        with torch.no_grad():
+            return layer.kernel(length)
+
+    return kernel
+
+
+STEPS = {"jax": jax_steps, "tensorflow": tensorflow_steps, "torch": torch_steps}
+KERNELS = {"jax": jax_kernel, "tensorflow": tensorflow_kernel, "torch": torch_kernel}
+
+
+# -- worker -------------------------------------------------------------------
+
+
+def build_layer(name, length):
+    """The benchmarked layer, unidirectional, built for `(B, length, H)`."""
+    import keras_ssm
+
+    layer = {
+        "s4d": lambda: keras_ssm.S4DLayer(state_dim=STATE_DIM, seed=0),
+        "dss": lambda: keras_ssm.DSSLayer(state_dim=STATE_DIM, variant="softmax", seed=0),
+        "s5": lambda: keras_ssm.S5Layer(state_dim=STATE_DIM, blocks=4, seed=0),
+    }[name]()
+    layer.build((B, length, H))
+    return layer
+
+
+def all_finite(outputs):
+    """Whether every tensor in the (nested) outputs is finite."""
+    import keras
+
+    return all(
+        bool(np.isfinite(keras.ops.convert_to_numpy(t)).all()) for t in keras.tree.flatten(outputs)
+    )
+
+
+def time_calls(fn, calls, warmup=WARMUP):
+    """`warmup` untimed calls, then up to `calls` timed ones; wall ms.
+
+    A warm-up call slower than CALL_LIMIT_S ends the phase as a timeout;
+    timed calls stop early once the phase has run PHASE_BUDGET_S (at least
+    one is taken). `other_cores` is measured over the timed calls.
+    """
+    start = time.perf_counter()
+    warmup_ms = []
+    for _ in range(warmup):
+        t0 = time.perf_counter()
+        fn()
+        warmup_ms.append((time.perf_counter() - t0) * 1e3)
+        if warmup_ms[-1] > CALL_LIMIT_S * 1e3:
+            return {"status": "timeout", "warmup_ms": warmup_ms}
+    times, cpu_start = [], cpu_snapshot()
+    while len(times) < calls and (not times or time.perf_counter() - start < PHASE_BUDGET_S):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {
+        "status": "ok" if all_finite(out) else "non-finite",
+        "warmup_ms": warmup_ms,
+        "median_ms": statistics.median(times),
+        "min_ms": min(times),
+        "calls": len(times),
+        "other_cores": other_cores(cpu_start, cpu_snapshot()),
+    }
+
+
+def emit(record):
+    """One result line on stdout, read back by the parent process."""
+    print(RESULT_PREFIX + json.dumps(record), flush=True)
+
+
+def measure_layer(layer, x, phases, calls, backend):
+    """The `one` worker: times each of `phases` (fwd, fwdbwd) in turn."""
+    steps = STEPS[backend](layer, x)
+    for phase in phases:
+        loadavg = os.getloadavg()[0]
+        result = time_calls(steps[phase], calls)
+        emit({"phase": phase, "loadavg": loadavg, "max_rss_mb": max_rss_mb(), **result})
+
+
+def measure_kernel(layer, length, calls, backend):
+    """The `kernel` worker: the kernel's peak memory on its first run after
+    compilation (resident high-water mark minus the RSS before), then its time."""
+    loadavg = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    kernel = KERNELS[backend](layer, length)
+    prepare_ms = (time.perf_counter() - t0) * 1e3
+    reset_hwm()
+    before = rss_mb()
+    t0 = time.perf_counter()
+    kernel()
+    first_ms = (time.perf_counter() - t0) * 1e3
+    peak_mb = hwm_mb() - before
+    result = time_calls(kernel, calls, warmup=1)
+    emit({
+        "phase": "kernel", "loadavg": loadavg, "prepare_ms": prepare_ms,
+        "first_run_ms": first_ms, "peak_mb": peak_mb, **result,
+    })
+
+
+def worker(args):
+    """Entry point of the `one` and `kernel` subprocesses."""
+    os.environ["KERAS_BACKEND"] = args.backend
+    if args.backend == "torch":
+        import torch
+
+        torch.set_num_threads(TORCH_THREADS)
+    layer = build_layer(args.layer, args.L)
+    x = np.random.default_rng(0).standard_normal((B, args.L, H), dtype=np.float32)
+    emit({"phase": "build", "rss_after_build_mb": rss_mb()})
+    if args.mode == "one":
+        measure_layer(layer, x, args.phases, args.calls, args.backend)
+    else:
+        measure_kernel(layer, args.L, args.calls, args.backend)
+
+
+# -- parent: running the workers ----------------------------------------------
+
+
+def _text(stream):
+    if isinstance(stream, bytes):
+        return stream.decode(errors="replace")
+    return stream or ""
+
+
+def run_worker(mode, layer, backend, length, calls, phases):
+    """Runs one worker subprocess; returns `{phase: result}` for `phases`,
+    with a `timeout` / `error` entry for any phase it did not report."""
+    cmd = [
+        sys.executable, "-m", "benchmarks.layers", mode, "--layer", layer,
+        "--backend", backend, "--L", str(length), "--calls", str(calls),
+    ]
+    if mode == "one":
+        cmd += ["--phases", ",".join(phases)]
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+    try:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SUBPROCESS_LIMIT_S
+        )
+        stdout, stderr, failure = proc.stdout, proc.stderr, "error" if proc.returncode else None
+    except subprocess.TimeoutExpired as exc:
+        stdout, stderr, failure = _text(exc.stdout), _text(exc.stderr), "timeout"
+    lines = [
+        json.loads(line[len(RESULT_PREFIX):])
+        for line in stdout.splitlines()
+        if line.startswith(RESULT_PREFIX)
+    ]
+    build = next((line for line in lines if line["phase"] == "build"), {})
+    results = {line.pop("phase"): line for line in lines if line["phase"] != "build"}
+    for phase in phases:
+        if phase not in results:
+            results[phase] = {"status": failure or "error", "stderr_tail": stderr[-2000:]}
+        results[phase]["rss_after_build_mb"] = build.get("rss_after_build_mb")
+    return results
+
+
+def wait_for_quiet(max_wait_s):
+    """Waits up to `max_wait_s` for other processes to use < QUIET_CORES
+    (measured over 1 s windows); returns `(waited s, their last cores)`."""
+    start = time.perf_counter()
+    while True:
+        before = cpu_snapshot()
+        time.sleep(1.0)
+        cores = other_cores(before, cpu_snapshot())
+        waited = time.perf_counter() - start
+        if cores < QUIET_CORES or waited >= max_wait_s:
+            return waited, cores
+
+
+def contention(results):
+    """The most cores other processes used during any phase's timed calls."""
+    return max((r.get("other_cores", 0.0) for r in results.values()), default=0.0)
+
+
+def run_quietly(mode, layer, backend, length, calls, phases, quiet_wait_s, retries):
+    """`run_worker` on a quiet machine: waits for quiet first, and re-runs a
+    contended run up to `retries` times, keeping the least contended one."""
+    attempts = []
+    for _ in range(1 + retries):
+        waited, cores = wait_for_quiet(quiet_wait_s)
+        results = run_worker(mode, layer, backend, length, calls, phases)
+        for result in results.values():
+            result.update(quiet_wait_s=waited, cores_before=cores)
+        attempts.append(results)
+        if contention(results) <= CONTENDED_CORES:
+            break
+    best = min(attempts, key=contention)
+    for result in best.values():
+        result["attempts"] = len(attempts)
+    return best
+
+
+def code_version():
+    """`(id, description)` of the sources the benchmarked layers run: a hash
+    of their contents, plus the commit and which of them changed since it."""
+    paths = sorted(p for pattern in SOURCES for p in ROOT.glob(pattern))
+    digest = hashlib.sha1()
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
+    git = ["git", "--no-optional-locks", "-C", str(ROOT)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    status = subprocess.run(
+        [*git, "status", "--porcelain", "--", *map(str, paths)], capture_output=True, text=True
+    )
+    changed = [line[3:] for line in status.stdout.splitlines()]
+    return digest.hexdigest()[:12], {"commit": commit.stdout.strip(), "changed": changed}
+
+
+def measure_config(layer, backend, length, calls, args):
+    """All requested phases of one (layer, backend, L), in fresh subprocesses."""
+    results = {}
+    quiet = (args.quiet_wait, args.retries)
+    layer_phases = [p for p in args.phases if p in LAYER_PHASES]
+    if layer_phases:
+        results.update(run_quietly("one", layer, backend, length, calls, layer_phases, *quiet))
+    if "kernel" in args.phases and layer in KERNEL_MODES:
+        results.update(run_quietly("kernel", layer, backend, length, calls, ["kernel"], *quiet))
+        results["kernel"]["naive_mb"] = H * KERNEL_MODES[layer] * length * 8 / 2**20
+    return results
+
+
+# -- results ------------------------------------------------------------------
+
+
+def config_key(layer, backend, length):
+    return f"{layer}/{backend}/{length}"
+
+
+def load_results(path):
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"configs": {}, "code_versions": {}}
+
+
+def merge(store, layer, backend, length, phase_results, code_id, when):
+    """Stores the new phase results of a config, keeping its other phases."""
+    entry = store["configs"].setdefault(
+        config_key(layer, backend, length), {"layer": layer, "backend": backend, "L": length}
+    )
+    entry.update(B=B, H=H, state_dim=STATE_DIM)
+    for phase, result in phase_results.items():
+        entry[phase] = {**result, "code": code_id, "when": when}
+
+
+def _ms(result):
+    """A phase's median cell: ms, or its status when it has no timing."""
+    if result is None:
+        return "–"
+    if "median_ms" not in result:
+        return result["status"]
+    ms = result["median_ms"]
+    cell = f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}"
+    return cell if result["status"] == "ok" else f"{cell} ({result['status']})"
+
+
+def _num(value, digits=0):
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def table_row(entry):
+    """One markdown row of a stored config."""
+    fwd, fwdbwd, kernel = entry.get("fwd"), entry.get("fwdbwd"), entry.get("kernel")
+    timed = [r for r in (fwd, fwdbwd) if r]
+    first = " / ".join(
+        f"{r['warmup_ms'][0]:.0f}" if r.get("warmup_ms") else r["status"] for r in timed
+    ) or "–"
+    peak = max((r["max_rss_mb"] for r in timed if "max_rss_mb" in r), default=None)
+    build = next((r["rss_after_build_mb"] for r in timed if r.get("rss_after_build_mb")), None)
+    peer = PEER_FWDBWD_MS[entry["layer"]].get(entry["L"])
+    ratio = "–"
+    if peer and fwdbwd and "median_ms" in fwdbwd:
+        ratio = f"{fwdbwd['median_ms'] / peer:.2f}"
+    contention = max(
+        (r["other_cores"] for r in (fwd, fwdbwd, kernel) if r and "other_cores" in r), default=None
+    )
+    cells = [
+        NAMES[entry["layer"]], entry["backend"], str(entry["L"]), _ms(fwd), _ms(fwdbwd), first,
+        _num(peak), _num(build), _ms(kernel),
+        _num(kernel.get("peak_mb") if kernel else None, 1),
+        _num(kernel.get("naive_mb") if kernel else None), ratio, _num(contention, 2),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| layer | backend | L | fwd ms | fwd+bwd ms | first call ms (fwd / fwd+bwd) | peak RSS MB "
+    "| RSS after build MB | kernel ms | kernel peak MB | naive (H,N,L) c64 MB "
+    "| fwd+bwd ÷ peer | other cores |\n" + "|---" * 13 + "|"
+)
+
+
+def _order(entry):
+    return LAYERS.index(entry["layer"]), BACKENDS.index(entry["backend"]), entry["L"]
+
+
+def render_table(store):
+    """The markdown table of every stored config, in layer / backend / L order."""
+    rows = [table_row(e) for e in sorted(store["configs"].values(), key=_order)]
+    return "\n".join([HEADER, *rows])
+
+
+def write_markdown(store, path):
+    path.write_text(
+        "# keras_ssm layer benchmark (CPU)\n\n"
+        f"B = {B}, H = {H}, state_dim = {STATE_DIM}, float32, unidirectional; medians after "
+        f"{WARMUP} warm-up calls ({CALLS} timed calls, {CALLS_LONG} at L ≥ {LONG} or with "
+        "`--quick`). MB = MiB. fwd+bwd ÷ peer: over the reference implementation's fwd+bwd on "
+        "this machine kind (S5 on JAX, S4D and DSS on torch). other cores: cores other processes "
+        "used during the timed calls. Written by `python -m benchmarks layers`; the columns are "
+        "described in `benchmarks/README.md`, the raw numbers (min, warm-up calls, timed-call "
+        "count, load, code version) are in `layers.json`.\n\n" + render_table(store) + "\n"
+    )
+
+
+# -- command line -------------------------------------------------------------
+
+
+def _list(kind, allowed=None):
+    """An argparse type: a comma-separated list of `kind`, within `allowed`."""
+
+    def parse(text):
+        values = [kind(v) for v in text.split(",") if v]
+        if allowed is not None and not set(values) <= set(allowed):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {allowed}")
+        return values
+
+    return parse
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks layers", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="mode")
+    for mode in ("one", "kernel"):
+        w = sub.add_parser(mode, help=f"worker subprocess ({mode})")
+        w.add_argument("--layer", choices=LAYERS, required=True)
+        w.add_argument("--backend", choices=BACKENDS, required=True)
+        w.add_argument("--L", type=int, required=True)
+        w.add_argument("--calls", type=int, default=CALLS)
+        if mode == "one":
+            w.add_argument("--phases", type=_list(str, LAYER_PHASES), default=list(LAYER_PHASES))
+    parser.add_argument("--layers", type=_list(str, LAYERS), default=list(LAYERS), help="s4d,dss,s5")
+    parser.add_argument(
+        "--backends", type=_list(str, BACKENDS), default=list(BACKENDS), help="jax,tensorflow,torch"
+    )
+    parser.add_argument("--lengths", type=_list(int), default=None, help="default 1024,4096,16384")
+    parser.add_argument(
+        "--phases", type=_list(str, PHASES), default=list(PHASES), help="fwd,fwdbwd,kernel"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"L {QUICK_LENGTHS}, {CALLS_QUICK} timed calls"
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=30.0, help="max s to wait for a quiet machine"
+    )
+    parser.add_argument("--retries", type=int, default=1, help="re-runs of a contended worker")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    return parser.parse_args(argv)
+
+
+def calls_for(length, quick):
+    """Timed calls per phase at this length."""
+    if quick:
+        return CALLS_QUICK
+    return CALLS_LONG if length >= LONG else CALLS
+
+
+def run_suite(args):
+    """Measures every requested config, saving after each; prints the table."""
+    lengths = args.lengths or list(QUICK_LENGTHS if args.quick else LENGTHS)
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = args.out / "layers.json", args.out / "layers.md"
+    store = load_results(json_path)
+    start = time.perf_counter()
+    for layer in args.layers:
+        for backend in args.backends:
+            for length in lengths:
+                t0 = time.perf_counter()
+                code_id, code = code_version()  # the sources may change during a long run
+                store["code_versions"][code_id] = code
+                results = measure_config(layer, backend, length, calls_for(length, args.quick), args)
+                when = time.strftime("%Y-%m-%dT%H:%M:%S")
+                merge(store, layer, backend, length, results, code_id, when)
+                json_path.write_text(json.dumps(store, indent=1) + "\n")
+                status = ", ".join(f"{p} {r['status']}" for p, r in results.items())
+                elapsed = time.perf_counter() - t0
+                print(f"{layer} {backend} L={length}: {elapsed:.0f} s ({status})", flush=True)
+    write_markdown(store, md_path)
+    print(render_table(store))
+    print(f"total {time.perf_counter() - start:.0f} s; wrote {json_path} and {md_path}")
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.mode is None:
+        run_suite(args)
+    else:
+        worker(args)
+
+
+if __name__ == "__main__":
+    main()
