@@ -80,6 +80,8 @@ def _to_complex(re, im):
 
 
 def linear_scan(a, b, reverse=False, initial_state=None):
+    """keras' associative_scan along time on (re, im) pairs. Needs a static
+    length on TF (keras' TF associative_scan fails on an unknown one)."""
     b = ops.convert_to_tensor(b, "complex64")
     a = ops.broadcast_to(ops.convert_to_tensor(a, "complex64"), ops.shape(b))
     if reverse:

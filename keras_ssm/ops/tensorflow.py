@@ -1,18 +1,17 @@
 """Fast paths of `keras_ssm.ops` for the tensorflow backend."""
 
+import functools
+
 import tensorflow as tf
 
+from keras_ssm.ops import chunked
 from keras_ssm.ops.kernel import vandermonde  # noqa: F401
 from keras_ssm.ops.reference import circular_kernel, fft_length
 
 
 def fft_conv(u, kernel, kernel_backward=None):
-    length = u.shape[1]
-    if length is None:
-        raise ValueError(
-            "fft_conv needs a static sequence length on TensorFlow; got an unknown "
-            "length in graph mode. Call the layer eagerly or give the Input a length."
-        )
+    # In a graph the length may be known only at run time.
+    length = u.shape[1] if u.shape[1] is not None else tf.shape(u)[1]
     n = fft_length(length)
     k = tf.signal.rfft(circular_kernel(kernel, kernel_backward, n), fft_length=[n])
     # tf.signal transforms the innermost axis only.
@@ -22,3 +21,32 @@ def fft_conv(u, kernel, kernel_backward=None):
 
 
 # --- linear recurrence (linear_scan) ---
+
+
+def linear_scan(a, b, reverse=False, initial_state=None, chunk=chunked.CHUNK):
+    """`keras_ssm.ops.chunked` scan with its hand-written gradient (autodiff
+    through the unrolled chunk loop is ~1.5x slower, `tf.scan`'s gradient
+    ~40x). Works with an unknown length in graph mode."""
+    a = tf.cast(a, tf.complex64)
+    b = tf.cast(b, tf.complex64)
+    if initial_state is None:
+        h0 = tf.zeros_like(b[:, 0])
+    else:
+        h0 = tf.cast(initial_state, tf.complex64)
+    x = _chunked_scan(bool(reverse), chunk)(a, b, h0)
+    x = tf.ensure_shape(x, b.shape)  # reshapes inside lose the static batch
+    return x, (x[:, 0] if reverse else x[:, -1])
+
+
+@functools.lru_cache
+def _chunked_scan(reverse, chunk):
+    @tf.custom_gradient
+    def scan(a, b, h0):
+        x = chunked.forward(a, b, h0, reverse, chunk)
+
+        def grad(grad_x):
+            return chunked.backward(a, h0, x, grad_x, reverse, chunk)
+
+        return x, grad
+
+    return scan
