@@ -3,7 +3,8 @@
 Commands:
     demo       build each layer, check it against the float64 recurrence of
                its canonical system, time it, and print a table.
-    train      train a recipe (a JSON file: data, model, optimizer, epochs).
+    train      train a recipe (a JSON file: data, model, optimizer, epochs),
+               on several devices with --distribution (JAX backend).
     evaluate   evaluate a trained model on a recipe's data.
     tune       search the recipe's `tune` section with keras-tuner; write the
                best recipe as JSON.
@@ -78,13 +79,48 @@ def _stream_error(layer, u, full):
     return float(np.abs(np.stack(outputs, 1) - full[:, :steps]).max() / np.abs(full).max())
 
 
+def _recipe_with_distribution(args):
+    """The recipe path, or the parsed recipe with --distribution / --mesh applied."""
+    from keras_ssm.training import recipe
+
+    if args.distribution is None and args.mesh is None:
+        return args.recipe
+    if args.mesh is not None and args.distribution != "model_parallel":
+        raise ValueError("--mesh BATCH,MODEL goes with --distribution model_parallel.")
+    parsed = recipe.parse_recipe(args.recipe)
+    if args.distribution == "none":
+        parsed["distribution"] = None
+    elif args.distribution == "data_parallel":
+        parsed["distribution"] = {"type": "data_parallel"}
+    else:
+        if args.mesh is None:
+            raise ValueError("--distribution model_parallel needs --mesh BATCH,MODEL (e.g. --mesh 1,2).")
+        try:
+            mesh = [int(n) for n in args.mesh.split(",")]
+        except ValueError:
+            raise ValueError(f"--mesh must be two integers BATCH,MODEL, got {args.mesh!r}.") from None
+        parsed["distribution"] = {"type": "model_parallel", "mesh": mesh}
+    return parsed
+
+
+def _add_distribution_flags(parser):
+    parser.add_argument(
+        "--distribution",
+        choices=("none", "data_parallel", "model_parallel"),
+        help="override the recipe's `distribution`: keras.distribution over every device "
+        "(JAX backend only; on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N devices)",
+    )
+    parser.add_argument("--mesh", help="device mesh BATCH,MODEL of --distribution model_parallel, e.g. 1,2")
+
+
 def train(args):
     """Trains a recipe; prints where everything went and the result."""
     from keras_ssm.training import recipe
 
     out = args.out or os.path.join("runs", os.path.splitext(os.path.basename(args.recipe))[0])
-    summary = recipe.train(args.recipe, out, verbose=args.verbose)
+    summary = recipe.train(_recipe_with_distribution(args), out, verbose=args.verbose)
     print(f"\n{summary['name']}: {summary['task']}, {summary['parameters']:,} parameters, {summary['seconds']} s")
+    print(f"trained on {summary['distribution']}")
     print(f"best validation accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}")
     print(f"test accuracy of that checkpoint {summary['test_accuracy']:.4f}")
     print(f"model: {os.path.join(out, 'best.keras')}; metrics: {os.path.join(out, 'metrics.csv')}")
@@ -94,7 +130,7 @@ def train(args):
 def evaluate(args):
     from keras_ssm.training import recipe
 
-    result = recipe.evaluate(args.recipe, args.model, split=args.split, verbose=args.verbose)
+    result = recipe.evaluate(_recipe_with_distribution(args), args.model, split=args.split, verbose=args.verbose)
     print(f"{args.split}: accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
     return 0
 
@@ -136,6 +172,7 @@ def main(argv=None):
     train_parser.add_argument("recipe", help="path of the recipe JSON file")
     train_parser.add_argument("--out", help="output folder (default runs/<recipe name>)")
     train_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
+    _add_distribution_flags(train_parser)
     train_parser.set_defaults(run=train)
 
     eval_parser = commands.add_parser(
@@ -145,6 +182,7 @@ def main(argv=None):
     eval_parser.add_argument("--model", required=True, help="the .keras file, e.g. runs/NAME/best.keras")
     eval_parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
     eval_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
+    _add_distribution_flags(eval_parser)
     eval_parser.set_defaults(run=evaluate)
 
     tune_parser = commands.add_parser(

@@ -192,7 +192,7 @@ def recipe_space(recipe):
 
 def best_recipe(recipe, hp_values):
     """The recipe with the best trial's hyperparameters filled in (no `tune`)."""
-    best = {k: v for k, v in recipe.items() if k != "tune"}
+    best = {k: v for k, v in recipe.items() if k not in ("tune", "distribution")}
     best["model"] = {k: hp_values[k] for k in MODEL_KEYS}
     family = hp_values["layer"]
     layer_kwargs = {k: hp_values[k] for k in LAYER_KEYS}
@@ -214,6 +214,11 @@ def tune_recipe(recipe, out_path, max_trials=10, directory=None, verbose=1):
     from keras_ssm.training import recipe as recipes
 
     recipe = recipes.parse_recipe(recipe)
+    if recipe.get("distribution"):
+        raise ValueError(
+            "`distribution`: tuning runs its trials on one device; remove the recipe's "
+            "distribution to tune, then add it back to train the best recipe."
+        )
     data = recipes.load_data(recipe)
     steps = int(data.train.cardinality())
     inputs = {"vocab_size": data.vocab_size} if data.vocab_size else {"input_shape": data.input_shape}

@@ -24,8 +24,20 @@ decay per step) and the number of epochs:
 (`best.keras`), resumes an interrupted run (`keras.callbacks.BackupAndRestore`),
 logs metrics per epoch (`metrics.csv`), and writes `summary.json` with the
 test accuracy of the best-validation checkpoint.
+
+An optional `"distribution"` trains on several devices with
+`keras.distribution` (JAX backend only; see
+`keras_ssm.training.distribution`): `{"type": "data_parallel"}` or
+`{"type": "model_parallel", "mesh": [batch, model]}`. It is applied before
+the model is built. Every batch must then split evenly over the
+data-parallel replicas: `data.batch_size` a multiple of their number and
+`"drop_remainder": true` in `data` (the last, partial batch of each split,
+and of each length bucket, is dropped — validation and test included).
+Checkpoints are ordinary `.keras` files: they load with or without a
+distribution.
 """
 
+import contextlib
 import copy
 import csv
 import inspect
@@ -37,6 +49,7 @@ import keras
 
 from keras_ssm.layers.block import ACTIVATIONS, NORMS, SEQUENCE_LAYERS
 from keras_ssm.layers.pooling import POOLINGS
+from keras_ssm.training import distribution as distribution_lib
 from keras_ssm.training.optimizers import build_optimizer
 
 # field: (types, required, default)
@@ -48,6 +61,7 @@ TOP_FIELDS = {
     "model": (dict, True, None),
     "optimizer": (dict, False, {}),
     "tune": (dict, False, {}),
+    "distribution": (dict, False, None),
 }
 MODEL_FIELDS = {
     "layer": (str, True, None),
@@ -162,6 +176,8 @@ def parse_recipe(recipe):
                 raise ValueError(f"The recipe file is not valid JSON: {error}") from None
     if not isinstance(recipe, dict):
         raise ValueError(f"A recipe is a JSON object, got {type(recipe).__name__}.")
+    if "distribution" in recipe and recipe["distribution"] is None:  # null: one device, as when absent
+        recipe = {key: value for key, value in recipe.items() if key != "distribution"}
     checked = _check_section(recipe, TOP_FIELDS, "")
     data = dict(checked["data"])
     if base is not None and isinstance(data.get("path"), str):
@@ -169,6 +185,8 @@ def parse_recipe(recipe):
     checked["data"] = _check_data(data)
     checked["model"] = _check_section(checked["model"], MODEL_FIELDS, "model.")
     checked["optimizer"] = _check_section(checked["optimizer"], OPTIMIZER_FIELDS, "optimizer.")
+    if checked["distribution"] is not None:
+        checked["distribution"] = distribution_lib.check_setting(checked["distribution"])
     if checked["epochs"] <= 0:
         raise ValueError(f"Recipe field `epochs` must be positive, got {checked['epochs']}.")
     return checked
@@ -231,13 +249,58 @@ def train(recipe, out_dir, verbose=1, callbacks=()):
 
     Writes `best.keras` (best validation accuracy), `metrics.csv`,
     `summary.json`; `backup/` exists only while a run is unfinished.
-    `callbacks` are added after the recipe's own.
+    `callbacks` are added after the recipe's own. With a `distribution`,
+    everything (building, fitting, the test evaluation) runs inside its
+    scope; a `ValueError` naming the field comes before anything is written
+    when it cannot run here.
 
     Returns:
         the summary dict (best epoch, validation and test accuracy at it,
         parameter count, wall time).
     """
     recipe = parse_recipe(recipe)
+    distribution = make_distribution(recipe)
+    with distribution.scope() if distribution else contextlib.nullcontext():
+        return _train(recipe, out_dir, verbose, callbacks, distribution)
+
+
+def make_distribution(recipe):
+    """The `keras.distribution.Distribution` of a parsed recipe, or None.
+
+    Raises a `ValueError` naming the field when the recipe's `distribution`
+    cannot run here (another backend than JAX, the devices, the batches).
+    """
+    if recipe["distribution"] is None:
+        return None
+    distribution = distribution_lib.make_distribution(recipe["distribution"], model=recipe["model"])
+    replicas = distribution.num_model_replicas
+    if replicas > 1:
+        _, presets = _loader(recipe["data"]["task"])
+        options = {**_loader_defaults(recipe["data"]["task"]), **presets, **recipe["data"]}
+        if options["batch_size"] % replicas:
+            raise ValueError(
+                f"Recipe field `data.batch_size` ({options['batch_size']}) must be a multiple of "
+                f"the {replicas} data-parallel replicas of `distribution`."
+            )
+        if not options.get("drop_remainder", False):
+            raise ValueError(
+                f"Recipe field `data.drop_remainder` must be true under `distribution` "
+                f"({replicas} data-parallel replicas): a last, partial batch would not split "
+                "evenly over them (it is dropped in every split, validation and test included)."
+            )
+    return distribution
+
+
+def _loader_defaults(task):
+    loader, _ = _loader(task)
+    return {
+        name: p.default
+        for name, p in inspect.signature(loader).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def _train(recipe, out_dir, verbose, callbacks, distribution):
     os.makedirs(out_dir, exist_ok=True)
     keras.utils.set_random_seed(recipe["seed"])
     data = load_data(recipe)
@@ -277,6 +340,7 @@ def train(recipe, out_dir, verbose=1, callbacks=()):
         "parameters": int(best.count_params()),
         "seconds": round(time.time() - start, 1),
         "backend": keras.backend.backend(),
+        "distribution": distribution_lib.describe(distribution),
     }
     with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
@@ -301,7 +365,9 @@ def evaluate(recipe, model_path, split="test", verbose=1):
         raise ValueError(f"`split` must be one of ['train', 'validation', 'test'], got {split!r}.")
     if not os.path.isfile(model_path):
         raise ValueError(f"`model`: no file at {model_path!r} (expected a .keras file from `train`).")
-    data = load_data(recipe)
-    model = keras.saving.load_model(model_path, safe_mode=True)
-    loss, accuracy = model.evaluate(data[split], verbose=verbose)
+    distribution = make_distribution(recipe)
+    with distribution.scope() if distribution else contextlib.nullcontext():
+        data = load_data(recipe)
+        model = keras.saving.load_model(model_path, safe_mode=True)
+        loss, accuracy = model.evaluate(data[split], verbose=verbose)
     return {"split": split, "loss": float(loss), "accuracy": float(accuracy)}

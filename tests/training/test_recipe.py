@@ -108,3 +108,11 @@ def test_cli_tune_writes_a_best_recipe_that_trains(listops_dir, tmp_path):
     assert best["model"]["width"] == 16 and best["model"]["layer_kwargs"]["state_dim"] == 8
     summary = recipes.train(best, str(tmp_path / "run"), verbose=0)
     assert summary["epochs"] == 1
+
+
+def test_tune_refuses_a_distribution(listops_dir, tmp_path):
+    from keras_ssm.tuning import tune_recipe
+
+    recipe = tiny_recipe(listops_dir, distribution={"type": "data_parallel"}, tune={"width": [8, 16]})
+    with pytest.raises(ValueError, match="distribution"):
+        tune_recipe(recipe, str(tmp_path / "best.json"), max_trials=1)
