@@ -324,7 +324,15 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
     with open(os.path.join(out_dir, "recipe.json"), "w", encoding="utf-8") as f:
         json.dump(recipe, f, indent=2)
     start = time.time()
-    model.fit(data.train, validation_data=data.validation, epochs=recipe["epochs"], callbacks=callbacks, verbose=verbose)
+    # The training pipeline reshuffles itself every epoch (seeded).
+    model.fit(
+        data.train,
+        validation_data=data.validation,
+        epochs=recipe["epochs"],
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,
+    )
     best = keras.saving.load_model(best_path, safe_mode=True)
     test_loss, test_accuracy = best.evaluate(data.test, verbose=verbose)
     rows = _read_metrics(metrics_path)
