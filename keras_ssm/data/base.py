@@ -159,6 +159,18 @@ def find_tfds_dir(data_dir, name):
     return max(found, key=version_key) if found else None
 
 
+def concatenated_records(npz, key):
+    """The records of an npz file that stores them end to end in `npz[key]`
+    with `npz["offsets"]` (N+1 boundaries): a list of N arrays.
+
+    >>> import numpy as np
+    >>> concatenated_records({"x": np.arange(5), "offsets": np.array([0, 2, 5])}, "x")
+    [array([0, 1]), array([2, 3, 4])]
+    """
+    data, offsets = npz[key], npz["offsets"]
+    return [data[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
 def read_tfds(path):
     """`(builder, features)` of a prepared TFDS folder, without its builder class."""
     import tensorflow_datasets as tfds  # imported here: slow, and optional

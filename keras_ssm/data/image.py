@@ -31,6 +31,7 @@ import os
 import numpy as np
 
 from keras_ssm.data.base import (
+    concatenated_records,
     TaskData,
     check_choice,
     check_data_dir,
@@ -89,11 +90,8 @@ def _read_npz(root):
     splits = {}
     for split in ("train", "test"):
         with np.load(os.path.join(root, f"{split}.npz")) as z:
-            data, offsets, labels = z["jpeg_bytes"], z["offsets"], z["labels"]
-        images = [
-            np.asarray(Image.open(io.BytesIO(data[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
-            for i in range(len(labels))
-        ]
+            files, labels = concatenated_records(z, "jpeg_bytes"), z["labels"]
+        images = [np.asarray(Image.open(io.BytesIO(f.tobytes())).convert("RGB")) for f in files]
         splits[split] = (np.stack(images).astype(np.uint8), labels.astype(np.int32))
     return splits
 

@@ -38,6 +38,7 @@ import wave
 import numpy as np
 
 from keras_ssm.data.base import (
+    concatenated_records,
     TaskData,
     check_choice,
     check_data_dir,
@@ -394,10 +395,9 @@ def _read_fsdd_npz(root):
     clips, labels, index = [], [], []
     for split in ("train", "test"):
         with np.load(os.path.join(root, f"{split}.npz")) as z:
-            audio, offsets = z["audio"], z["offsets"]
             if "sample_rate" in z and int(z["sample_rate"]) != FSDD_RATE:
                 raise ValueError(f"{root}/{split}.npz: expected {FSDD_RATE} Hz, got {int(z['sample_rate'])}.")
-            clips += [audio[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+            clips += concatenated_records(z, "audio")
             labels.append(z["labels"])
             index.append(z["index"])
     return clips, np.concatenate(labels).astype(np.int32), np.concatenate(index)

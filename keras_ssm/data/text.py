@@ -27,6 +27,7 @@ import os
 import numpy as np
 
 from keras_ssm.data.base import (
+    concatenated_records,
     TaskData,
     check_choice,
     check_data_dir,
@@ -89,8 +90,7 @@ def _read_npz(root):
     splits = {}
     for split in ("train", "test"):
         with np.load(os.path.join(root, f"{split}.npz")) as z:
-            data, offsets, labels = z["text_bytes"], z["offsets"], z["labels"]
-        texts = [data[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(labels))]
+            texts, labels = [r.tobytes() for r in concatenated_records(z, "text_bytes")], z["labels"]
         splits[split] = (texts, labels.astype(np.int32))
     return splits
 
