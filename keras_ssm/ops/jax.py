@@ -21,9 +21,9 @@ def fft_conv(u, kernel, kernel_backward=None):
 
 def linear_scan(a, b, reverse=False, initial_state=None):
     """Sequential `jax.lax.scan` over time on CPU, where it beats
-    `lax.associative_scan` ~4x forward+backward (`benchmarks/scan.py`); the
-    associative scan on GPU/TPU, where a serial loop of tiny steps starves the
-    device."""
+    `lax.associative_scan` 2.5x forward+backward at L=4096 (`benchmarks/scan.py`);
+    the associative scan on GPU/TPU (not measured here), where a serial loop of
+    tiny steps starves the device."""
     a = jnp.asarray(a, jnp.complex64)
     b = jnp.asarray(b, jnp.complex64)
     if initial_state is None:
