@@ -181,12 +181,12 @@ class DSSLayer(KernelSSMLayer):
         scale = (ops.exp(sx) - 1.0) * rho * ops.where(positive, -ops.exp(exponent), ops.ones_like(x))
         log_z = ops.where(positive, -sx, sx)
         zero = ops.zeros_like(x)
-        kernels = []
+        # One Vandermonde call for every (direction, decaying / growing) part.
+        coefs = []
         for w in self._weights():
-            coef = w * scale
-            decaying = ssm_ops.vandermonde(log_z, ops.where(positive, zero, coef), length)
-            growing = ssm_ops.vandermonde(log_z, ops.where(positive, coef, zero), length)
-            kernels.append(decaying + ops.flip(growing, axis=-1))
+            coefs += [ops.where(positive, zero, w * scale), ops.where(positive, w * scale, zero)]
+        parts = ssm_ops.vandermonde(log_z, ops.stack(coefs), length)
+        kernels = [parts[i] + ops.flip(parts[i + 1], axis=-1) for i in range(0, len(coefs), 2)]
         return kernels[0], (kernels[1] if self.bidirectional else None)
 
     def ssm_parameters(self, length=None):

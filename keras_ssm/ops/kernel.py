@@ -28,9 +28,11 @@ def vandermonde(log_z, coef, length):
     cdtype = log_z.dtype
     inner = ops.exp(log_z[..., None] * ops.cast(ops.arange(t), cdtype))
     outer = coef[..., None] * ops.exp(log_z[..., None] * ops.cast(ops.arange(q) * t, cdtype))
-    # Only the real part is needed: Re(a b) = Re a Re b - Im a Im b.
-    k = ops.einsum("...nq,...nt->...qt", ops.real(outer), ops.real(inner)) - ops.einsum(
-        "...nq,...nt->...qt", ops.imag(outer), ops.imag(inner)
-    )
+    # Only the real part is needed, Re(a b) = Re a Re b - Im a Im b: one real
+    # matmul over the 2N stacked parts. Leading axes of `coef` beyond those of
+    # `log_z` (several kernels of the same modes) share `inner`.
+    a = ops.concatenate([ops.real(outer), -ops.imag(outer)], axis=-2)
+    b = ops.concatenate([ops.real(inner), ops.imag(inner)], axis=-2)
+    k = ops.matmul(ops.swapaxes(a, -1, -2), b)
     k = ops.reshape(k, (*ops.shape(k)[:-2], q * t))
     return k[..., :length]
