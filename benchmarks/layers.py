@@ -1,19 +1,24 @@
-"""Speed and memory of S4DLayer, DSSLayer and S5Layer on JAX, TensorFlow and torch (CPU).
+"""Speed and memory of S4DLayer, DSSLayer and S5Layer on JAX, TensorFlow and torch (CPU),
+side by side with the reference implementations' algorithms (`benchmarks/references.py`).
 
-    python -m benchmarks layers [--layers s4d,dss,s5] [--backends jax,tensorflow,torch]
-        [--lengths 1024,4096,16384] [--phases fwd,fwdbwd,kernel] [--quick]
+    python -m benchmarks layers [--layers s4d,dss,s5,s5bi] [--backends jax,tensorflow,torch]
+        [--lengths 1024,4096,16384] [--phases fwd,fwdbwd,step,kernel]
+        [--policy float32|mixed_bfloat16] [--no-references] [--quick]
 
 Every (layer, backend, L) runs in fresh subprocesses, so imports, compile
 caches and memory peaks do not leak between configurations:
-`python -m benchmarks.layers one ...` times the layer's forward and
-forward+backward passes, `python -m benchmarks.layers kernel ...` the S4D /
-DSS convolution kernel alone and its peak memory. Results are merged into
-`results/layers.json` and rendered to `results/layers.md`; see README.md.
+`python -m benchmarks.layers one ...` times the layer's forward,
+forward+backward and streaming step, `... kernel ...` the S4D / DSS
+convolution kernel alone and its peak memory, `... ref ...` the reference
+implementation of the same layer in its own framework. Results are merged
+into `results/layers.json` and rendered to `results/layers.md` (with the
+targets of issue #7 checked) and `results/layers.png`; see README.md.
 """
 
 import argparse
 import hashlib
 import json
+import math
 import os
 import resource
 import statistics
@@ -25,12 +30,15 @@ from pathlib import Path
 import numpy as np
 
 B, H, STATE_DIM = 8, 128, 64
-LAYERS = ("s4d", "dss", "s5")
+LAYERS = ("s4d", "dss", "s5", "s5bi")
 BACKENDS = ("jax", "tensorflow", "torch")
 LENGTHS = (1024, 4096, 16384)
 QUICK_LENGTHS = (1024, 4096)
-PHASES = ("fwd", "fwdbwd", "kernel")
-LAYER_PHASES = ("fwd", "fwdbwd")  # measured by the `one` worker
+PHASES = ("fwd", "fwdbwd", "step", "kernel")
+LAYER_PHASES = ("fwd", "fwdbwd", "step")  # measured by the `one` worker
+REF_PHASES = ("fwd", "fwdbwd")
+POLICIES = ("float32", "mixed_bfloat16")
+STEPS_PER_CALL = 32  # streaming steps per timed call; the table shows the time of one
 WARMUP = 2  # the first warm-up call is the "first call" (compilation included)
 CALLS, CALLS_LONG, CALLS_QUICK = 7, 3, 3
 LONG = 16384  # from this length on, CALLS_LONG timed calls
@@ -40,22 +48,16 @@ SUBPROCESS_LIMIT_S = 150.0
 QUIET_CORES = 0.3  # before a worker, wait (up to --quiet-wait s) for other processes below this
 CONTENDED_CORES = 0.5  # a run whose other processes used more is re-run (up to --retries times)
 TORCH_THREADS = 2
-NAMES = {"s4d": "S4D", "dss": "DSS-softmax", "s5": "S5"}
+NAMES = {"s4d": "S4D", "dss": "DSS-softmax", "s5": "S5", "s5bi": "S5 bidirectional"}
+CAUSAL = ("s4d", "dss", "s5")  # layers with a streaming `step`
 # Complex modes per feature in the S4D / DSS kernel (S4D keeps N/2 by conjugate symmetry).
 KERNEL_MODES = {"s4d": STATE_DIM // 2, "dss": STATE_DIM}
-# The reference implementations' fwd+bwd medians (ms) on this machine kind, same
-# shapes (/work/shared/research/peer-bench.md): S5 on JAX, S4D and DSS-softmax on torch.
-PEER_FWDBWD_MS = {
-    "s5": {1024: 49.1, 4096: 210.5, 16384: 930.6},
-    "s4d": {1024: 230.2, 4096: 1000.7, 16384: 4815.5},
-    "dss": {1024: 448.2, 4096: 1749.3, 16384: 8736.4},
-}
 ROOT = Path(__file__).resolve().parent.parent
 # What the benchmarked layers run (hashed into each result's code version).
 SOURCES = (
     "keras_ssm/ops/*.py", "keras_ssm/layers/base.py", "keras_ssm/layers/s4d.py",
     "keras_ssm/layers/dss.py", "keras_ssm/layers/s5.py", "keras_ssm/discretization.py",
-    "keras_ssm/hippo.py",
+    "keras_ssm/hippo.py", "benchmarks/references.py",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 RESULT_PREFIX = "RESULT "
@@ -219,7 +221,78 @@ def torch_kernel(layer, length):
     return kernel
 
 
+def _stream_inputs(layer, x):
+    """The first STEPS_PER_CALL time steps of `x` and the layer's zero state."""
+    length = x.shape[1]
+    state = (
+        layer.get_initial_state(B, length=length)
+        if getattr(layer, "variant", None) == "softmax"
+        else layer.get_initial_state(B)
+    )
+    return [x[:, k] for k in range(STEPS_PER_CALL)], state
+
+
+def jax_stream(layer, x):
+    """STEPS_PER_CALL calls of a jitted `layer.step` (over the variables'
+    values, through a StatelessScope), carrying the state."""
+    import jax
+    import keras
+
+    xs, state = _stream_inputs(layer, x)
+    variables = layer.variables
+    values = [v.value for v in variables]
+
+    def step(vals, x_t, h):
+        with keras.StatelessScope(state_mapping=list(zip(variables, vals))):
+            return layer.step(x_t, h)
+
+    step = jax.jit(step)
+
+    def stream():
+        h = state
+        for x_t in xs:
+            y, h = step(values, x_t, h)
+        return jax.block_until_ready(y)
+
+    return stream
+
+
+def tensorflow_stream(layer, x):
+    """STEPS_PER_CALL calls of `tf.function(layer.step)`, carrying the state."""
+    import tensorflow as tf
+
+    xs, state = _stream_inputs(layer, x)
+    xs = [tf.constant(x_t) for x_t in xs]
+    step = tf.function(layer.step)
+
+    def stream():
+        h = state
+        for x_t in xs:
+            y, h = step(x_t, h)
+        return y
+
+    return stream
+
+
+def torch_stream(layer, x):
+    """STEPS_PER_CALL eager calls of `layer.step` under `no_grad`."""
+    import torch
+
+    xs, state = _stream_inputs(layer, x)
+    xs = [torch.from_numpy(np.ascontiguousarray(x_t)) for x_t in xs]
+
+    def stream():
+        h = state
+        with torch.no_grad():
+            for x_t in xs:
+                y, h = layer.step(x_t, h)
+        return y
+
+    return stream
+
+
 STEPS = {"jax": jax_steps, "tensorflow": tensorflow_steps, "torch": torch_steps}
+STREAMS = {"jax": jax_stream, "tensorflow": tensorflow_stream, "torch": torch_stream}
 KERNELS = {"jax": jax_kernel, "tensorflow": tensorflow_kernel, "torch": torch_kernel}
 
 
@@ -227,14 +300,10 @@ KERNELS = {"jax": jax_kernel, "tensorflow": tensorflow_kernel, "torch": torch_ke
 
 
 def build_layer(name, length):
-    """The benchmarked layer, unidirectional, built for `(B, length, H)`."""
-    import keras_ssm
+    """The benchmarked layer (the same system as its reference), built for `(B, length, H)`."""
+    from benchmarks.references import our_layer
 
-    layer = {
-        "s4d": lambda: keras_ssm.S4DLayer(state_dim=STATE_DIM, seed=0),
-        "dss": lambda: keras_ssm.DSSLayer(state_dim=STATE_DIM, variant="softmax", seed=0),
-        "s5": lambda: keras_ssm.S5Layer(state_dim=STATE_DIM, blocks=4, seed=0),
-    }[name]()
+    layer = our_layer(name, state_dim=STATE_DIM, seed=0)
     layer.build((B, length, H))
     return layer
 
@@ -284,8 +353,37 @@ def emit(record):
 
 
 def measure_layer(layer, x, phases, calls, backend):
-    """The `one` worker: times each of `phases` (fwd, fwdbwd) in turn."""
+    """The `one` worker: times each of `phases` (fwd, fwdbwd, step) in turn."""
     steps = STEPS[backend](layer, x)
+    if "step" in phases:
+        steps["step"] = STREAMS[backend](layer, x)
+    for phase in phases:
+        loadavg = os.getloadavg()[0]
+        result = time_calls(steps[phase], calls)
+        if phase == "step":  # per streaming step
+            for key in ("median_ms", "min_ms"):
+                result[key] /= STEPS_PER_CALL
+            result["warmup_ms"] = [ms / STEPS_PER_CALL for ms in result["warmup_ms"]]
+        emit({"phase": phase, "loadavg": loadavg, "max_rss_mb": max_rss_mb(), **result})
+
+
+def measure_reference(name, x, phases, calls):
+    """The `ref` worker: the reference implementation of `name` in its own
+    framework, with the parameters of our layer (same system), timed like
+    `measure_layer`; also records how far its output is from our layer's."""
+    import keras
+
+    from benchmarks import references
+
+    layer = build_layer(name, x.shape[1])
+    params = references.reference_params(name, layer)
+    small = x[:2, :256]
+    ours = keras.ops.convert_to_numpy(layer(small))
+    theirs = references.reference_forward(name, params, small)
+    emit({"phase": "check", "max_abs_diff": float(np.max(np.abs(ours - theirs))),
+          "max_abs": float(np.max(np.abs(theirs)))})
+    steps = references.reference_steps(name, params, x)
+    emit({"phase": "build", "rss_after_build_mb": rss_mb()})
     for phase in phases:
         loadavg = os.getloadavg()[0]
         result = time_calls(steps[phase], calls)
@@ -313,14 +411,20 @@ def measure_kernel(layer, length, calls, backend):
 
 
 def worker(args):
-    """Entry point of the `one` and `kernel` subprocesses."""
+    """Entry point of the `one`, `kernel` and `ref` subprocesses."""
     os.environ["KERAS_BACKEND"] = args.backend
     if args.backend == "torch":
         import torch
 
         torch.set_num_threads(TORCH_THREADS)
-    layer = build_layer(args.layer, args.L)
+    import keras
+
+    keras.config.set_dtype_policy(args.policy)
     x = np.random.default_rng(0).standard_normal((B, args.L, H), dtype=np.float32)
+    if args.mode == "ref":
+        measure_reference(args.layer, x, args.phases, args.calls)
+        return
+    layer = build_layer(args.layer, args.L)
     emit({"phase": "build", "rss_after_build_mb": rss_mb()})
     if args.mode == "one":
         measure_layer(layer, x, args.phases, args.calls, args.backend)
@@ -337,14 +441,14 @@ def _text(stream):
     return stream or ""
 
 
-def run_worker(mode, layer, backend, length, calls, phases):
+def run_worker(mode, layer, backend, length, calls, phases, policy="float32"):
     """Runs one worker subprocess; returns `{phase: result}` for `phases`,
     with a `timeout` / `error` entry for any phase it did not report."""
     cmd = [
         sys.executable, "-m", "benchmarks.layers", mode, "--layer", layer,
-        "--backend", backend, "--L", str(length), "--calls", str(calls),
+        "--backend", backend, "--L", str(length), "--calls", str(calls), "--policy", policy,
     ]
-    if mode == "one":
+    if mode != "kernel":
         cmd += ["--phases", ",".join(phases)]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     try:
@@ -360,11 +464,14 @@ def run_worker(mode, layer, backend, length, calls, phases):
         if line.startswith(RESULT_PREFIX)
     ]
     build = next((line for line in lines if line["phase"] == "build"), {})
-    results = {line.pop("phase"): line for line in lines if line["phase"] != "build"}
+    check = next((line for line in lines if line["phase"] == "check"), None)
+    results = {line.pop("phase"): line for line in lines if line["phase"] not in ("build", "check")}
     for phase in phases:
         if phase not in results:
             results[phase] = {"status": failure or "error", "stderr_tail": stderr[-2000:]}
         results[phase]["rss_after_build_mb"] = build.get("rss_after_build_mb")
+        if check:
+            results[phase]["check"] = check
     return results
 
 
@@ -386,13 +493,13 @@ def contention(results):
     return max((r.get("other_cores", 0.0) for r in results.values()), default=0.0)
 
 
-def run_quietly(mode, layer, backend, length, calls, phases, quiet_wait_s, retries):
+def run_quietly(mode, layer, backend, length, calls, phases, quiet_wait_s, retries, policy="float32"):
     """`run_worker` on a quiet machine: waits for quiet first, and re-runs a
     contended run up to `retries` times, keeping the least contended one."""
     attempts = []
     for _ in range(1 + retries):
         waited, cores = wait_for_quiet(quiet_wait_s)
-        results = run_worker(mode, layer, backend, length, calls, phases)
+        results = run_worker(mode, layer, backend, length, calls, phases, policy)
         for result in results.values():
             result.update(quiet_wait_s=waited, cores_before=cores)
         attempts.append(results)
@@ -421,10 +528,16 @@ def code_version():
 
 
 def measure_config(layer, backend, length, calls, args):
-    """All requested phases of one (layer, backend, L), in fresh subprocesses."""
+    """All requested phases of one (layer, backend, L), in fresh subprocesses.
+    `backend` "reference" runs the reference implementation instead."""
+    quiet = (args.quiet_wait, args.retries, args.policy)
+    if backend == "reference":
+        from benchmarks.references import FRAMEWORK
+
+        phases = [p for p in args.phases if p in REF_PHASES]
+        return run_quietly("ref", layer, FRAMEWORK[layer], length, calls, phases, *quiet) if phases else {}
     results = {}
-    quiet = (args.quiet_wait, args.retries)
-    layer_phases = [p for p in args.phases if p in LAYER_PHASES]
+    layer_phases = [p for p in args.phases if p in LAYER_PHASES and (p != "step" or layer in CAUSAL)]
     if layer_phases:
         results.update(run_quietly("one", layer, backend, length, calls, layer_phases, *quiet))
     if "kernel" in args.phases and layer in KERNEL_MODES:
@@ -436,8 +549,9 @@ def measure_config(layer, backend, length, calls, args):
 # -- results ------------------------------------------------------------------
 
 
-def config_key(layer, backend, length):
-    return f"{layer}/{backend}/{length}"
+def config_key(layer, backend, length, policy="float32"):
+    key = f"{layer}/{backend}/{length}"
+    return key if policy == "float32" else f"{key}/{policy}"
 
 
 def load_results(path):
@@ -446,14 +560,40 @@ def load_results(path):
     return {"configs": {}, "code_versions": {}}
 
 
-def merge(store, layer, backend, length, phase_results, code_id, when):
+def merge(store, layer, backend, length, policy, phase_results, code_id, when):
     """Stores the new phase results of a config, keeping its other phases."""
     entry = store["configs"].setdefault(
-        config_key(layer, backend, length), {"layer": layer, "backend": backend, "L": length}
+        config_key(layer, backend, length, policy),
+        {"layer": layer, "backend": backend, "L": length, "policy": policy},
     )
     entry.update(B=B, H=H, state_dim=STATE_DIM)
     for phase, result in phase_results.items():
         entry[phase] = {**result, "code": code_id, "when": when}
+
+
+def _median(entry, phase):
+    result = entry.get(phase) if entry else None
+    return result.get("median_ms") if result else None
+
+
+def _first(entry, phase="fwdbwd"):
+    result = entry.get(phase) if entry else None
+    return result["warmup_ms"][0] if result and result.get("warmup_ms") else None
+
+
+def _added_mb(entry):
+    """Peak resident size minus the size after build: what the run added."""
+    if not entry:
+        return None
+    timed = [entry[p] for p in ("fwd", "fwdbwd") if p in entry and "max_rss_mb" in entry[p]]
+    build = next((r["rss_after_build_mb"] for r in timed if r.get("rss_after_build_mb")), None)
+    if not timed or build is None:
+        return None
+    return max(r["max_rss_mb"] for r in timed) - build
+
+
+def _ratio(a, b):
+    return None if a is None or not b else a / b
 
 
 def _ms(result):
@@ -463,7 +603,7 @@ def _ms(result):
     if "median_ms" not in result:
         return result["status"]
     ms = result["median_ms"]
-    cell = f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}"
+    cell = f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 1 else f"{ms:.3f}"
     return cell if result["status"] == "ok" else f"{cell} ({result['status']})"
 
 
@@ -471,59 +611,184 @@ def _num(value, digits=0):
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def table_row(entry):
+def _backend_cell(entry):
+    if entry["backend"] != "reference":
+        return entry["backend"] + ("" if entry.get("policy", "float32") == "float32" else " bf16")
+    from benchmarks.references import FRAMEWORK
+
+    return f"**reference** ({FRAMEWORK[entry['layer']]})"
+
+
+def table_row(entry, store):
     """One markdown row of a stored config."""
-    fwd, fwdbwd, kernel = entry.get("fwd"), entry.get("fwdbwd"), entry.get("kernel")
-    timed = [r for r in (fwd, fwdbwd) if r]
+    fwd, fwdbwd, kernel, step = (entry.get(p) for p in ("fwd", "fwdbwd", "kernel", "step"))
     first = " / ".join(
-        f"{r['warmup_ms'][0]:.0f}" if r.get("warmup_ms") else r["status"] for r in timed
+        f"{r['warmup_ms'][0]:.0f}" if r.get("warmup_ms") else r["status"] for r in (fwd, fwdbwd) if r
     ) or "–"
-    peak = max((r["max_rss_mb"] for r in timed if "max_rss_mb" in r), default=None)
-    build = next((r["rss_after_build_mb"] for r in timed if r.get("rss_after_build_mb")), None)
-    peer = PEER_FWDBWD_MS[entry["layer"]].get(entry["L"])
-    ratio = "–"
-    if peer and fwdbwd and "median_ms" in fwdbwd:
-        ratio = f"{fwdbwd['median_ms'] / peer:.2f}"
+    ref = store["configs"].get(config_key(entry["layer"], "reference", entry["L"]))
+    is_ref = entry["backend"] == "reference"
+    ratios = [
+        None if is_ref else _ratio(_median(entry, "fwdbwd"), _median(ref, "fwdbwd")),
+        None if is_ref else _ratio(_first(entry), _first(ref)),
+        None if is_ref else _ratio(_added_mb(entry), _added_mb(ref)),
+    ]
     contention = max(
-        (r["other_cores"] for r in (fwd, fwdbwd, kernel) if r and "other_cores" in r), default=None
+        (r["other_cores"] for r in (fwd, fwdbwd, kernel, step) if r and "other_cores" in r), default=None
     )
     cells = [
-        NAMES[entry["layer"]], entry["backend"], str(entry["L"]), _ms(fwd), _ms(fwdbwd), first,
-        _num(peak), _num(build), _ms(kernel),
-        _num(kernel.get("peak_mb") if kernel else None, 1),
-        _num(kernel.get("naive_mb") if kernel else None), ratio, _num(contention, 2),
+        NAMES[entry["layer"]], _backend_cell(entry), str(entry["L"]), _ms(fwd), _ms(fwdbwd), first,
+        _num(_added_mb(entry)), _ms(kernel), _num(kernel.get("peak_mb") if kernel else None, 1),
+        _num(step["median_ms"] * 1e3 if step and "median_ms" in step else None),
+        *(_num(r, 2) for r in ratios), _num(contention, 2),
     ]
     return "| " + " | ".join(cells) + " |"
 
 
 HEADER = (
-    "| layer | backend | L | fwd ms | fwd+bwd ms | first call ms (fwd / fwd+bwd) | peak RSS MB "
-    "| RSS after build MB | kernel ms | kernel peak MB | naive (H,N,L) c64 MB "
-    "| fwd+bwd ÷ peer | other cores |\n" + "|---" * 13 + "|"
+    "| layer | backend | L | fwd ms | fwd+bwd ms | first call ms (fwd / fwd+bwd) | peak − build MB "
+    "| kernel ms | kernel peak MB | step µs | fwd+bwd ÷ ref | first call ÷ ref | memory ÷ ref "
+    "| other cores |\n" + "|---" * 14 + "|"
 )
 
 
 def _order(entry):
-    return LAYERS.index(entry["layer"]), BACKENDS.index(entry["backend"]), entry["L"]
+    backends = (*BACKENDS, "reference")
+    policy = POLICIES.index(entry.get("policy", "float32"))
+    return LAYERS.index(entry["layer"]), entry["L"], policy, backends.index(entry["backend"])
 
 
 def render_table(store):
-    """The markdown table of every stored config, in layer / backend / L order."""
-    rows = [table_row(e) for e in sorted(store["configs"].values(), key=_order)]
+    """The markdown table of every stored config, by layer, L, backend."""
+    rows = [table_row(e, store) for e in sorted(store["configs"].values(), key=_order)]
     return "\n".join([HEADER, *rows])
+
+
+# -- the targets of issue #7 ---------------------------------------------------
+
+# (layer, backend) -> the largest fwd+bwd ÷ reference asked for.
+SPEED_TARGETS = {("s5", "jax"): 0.5, ("s5bi", "jax"): 0.5, ("s4d", "torch"): 0.25, ("dss", "torch"): 0.25}
+MAIN_L = 4096
+
+
+def _get(store, layer, backend, length, policy="float32"):
+    return store["configs"].get(config_key(layer, backend, length, policy))
+
+
+def targets(store):
+    """`[(target, measured, limit, met)]` for every target the store can check."""
+    rows = []
+    lengths = sorted({e["L"] for e in store["configs"].values()})
+
+    def add(what, value, limit):
+        if value is not None:
+            rows.append((what, value, limit, value <= limit))
+
+    for (layer, backend), limit in SPEED_TARGETS.items():
+        for length in lengths:
+            ours, ref = _get(store, layer, backend, length), _get(store, layer, "reference", length)
+            add(f"{NAMES[layer]} {backend} fwd+bwd ÷ reference, L {length}",
+                _ratio(_median(ours, "fwdbwd"), _median(ref, "fwdbwd")), limit)
+    for layer in LAYERS:
+        for length in lengths:
+            times = {b: _median(_get(store, layer, b, length), "fwdbwd") for b in BACKENDS}
+            times = {b: t for b, t in times.items() if t}
+            if len(times) == len(BACKENDS):
+                slow, fast = max(times, key=times.get), min(times, key=times.get)
+                add(f"{NAMES[layer]} slowest ({slow}) ÷ fastest ({fast}) backend, L {length}",
+                    times[slow] / times[fast], 2.0)
+    for layer in LAYERS:
+        ref = _get(store, layer, "reference", MAIN_L)
+        for backend in BACKENDS:
+            add(f"{NAMES[layer]} {backend} first fwd+bwd call ÷ reference's, L {MAIN_L}",
+                _ratio(_first(_get(store, layer, backend, MAIN_L)), _first(ref)), 0.5)
+    long_l = max(lengths, default=0)
+    for layer in LAYERS:
+        ref = _get(store, layer, "reference", long_l)
+        for backend in BACKENDS:
+            add(f"{NAMES[layer]} {backend} memory added (peak − build) ÷ reference's, L {long_l}",
+                _ratio(_added_mb(_get(store, layer, backend, long_l)), _added_mb(ref)), 0.5)
+    if MAIN_L in lengths and long_l > MAIN_L:
+        growth = long_l / MAIN_L * math.log(long_l) / math.log(MAIN_L)
+        for layer in LAYERS:
+            for backend in BACKENDS:
+                add(f"{NAMES[layer]} {backend} fwd+bwd L {long_l} ÷ L {MAIN_L} (L log L: {growth:.2f})",
+                    _ratio(_median(_get(store, layer, backend, long_l), "fwdbwd"),
+                           _median(_get(store, layer, backend, MAIN_L), "fwdbwd")), growth)
+    for layer in LAYERS:
+        for backend in BACKENDS:
+            for length in lengths:
+                bf16 = _median(_get(store, layer, backend, length, "mixed_bfloat16"), "fwdbwd")
+                add(f"{NAMES[layer]} {backend} mixed_bfloat16 ÷ float32 fwd+bwd, L {length}",
+                    _ratio(bf16, _median(_get(store, layer, backend, length), "fwdbwd")), 1.0)
+    return rows
+
+
+def render_targets(store):
+    rows = targets(store)
+    met = sum(row[3] for row in rows)
+    lines = [
+        f"{met} of {len(rows)} targets met.\n",
+        "| target | measured | at most | met |",
+        "|---|---|---|---|",
+        *(f"| {what} | {value:.2f} | {limit:.2f} | {'yes' if ok else '**no**'} |"
+          for what, value, limit, ok in rows),
+    ]
+    return "\n".join(lines)
 
 
 def write_markdown(store, path):
     path.write_text(
         "# keras_ssm layer benchmark (CPU)\n\n"
-        f"B = {B}, H = {H}, state_dim = {STATE_DIM}, float32, unidirectional; medians after "
-        f"{WARMUP} warm-up calls ({CALLS} timed calls, {CALLS_LONG} at L ≥ {LONG} or with "
-        "`--quick`). MB = MiB. fwd+bwd ÷ peer: over the reference implementation's fwd+bwd on "
-        "this machine kind (S5 on JAX, S4D and DSS on torch). other cores: cores other processes "
-        "used during the timed calls. Written by `python -m benchmarks layers`; the columns are "
-        "described in `benchmarks/README.md`, the raw numbers (min, warm-up calls, timed-call "
-        "count, load, code version) are in `layers.json`.\n\n" + render_table(store) + "\n"
+        f"B = {B}, H = {H}, state_dim = {STATE_DIM}, float32 unless marked bf16 (`mixed_bfloat16`); "
+        f"medians after {WARMUP} warm-up calls ({CALLS} timed calls, {CALLS_LONG} at L ≥ {LONG} or "
+        "with `--quick`). MB = MiB. **reference** rows: the official repositories' algorithms "
+        "re-implemented in their own framework (`benchmarks/references.py`) with the same "
+        "parameters, in the same run; the ÷ ref columns divide by them. step µs: one streaming "
+        f"`layer.step` of the whole batch (median over calls of {STEPS_PER_CALL} steps). other cores: "
+        "cores other processes used during the timed calls. Written by `python -m benchmarks "
+        "layers`; the columns are described in `benchmarks/README.md`, the raw numbers (min, "
+        "warm-up calls, load, code version) are in `layers.json`.\n\n"
+        "## Targets (issue #7)\n\n" + render_targets(store) + "\n\n"
+        "## Measurements\n\n" + render_table(store) + "\n\n"
+        "![fwd+bwd time against L](layers.png)\n"
     )
+
+
+def plot(store, path):
+    """Log-log fwd+bwd time against L, one panel per backend, the references
+    dashed in every panel (they run in their own framework)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(BACKENDS), figsize=(15, 4.5), sharey=True)
+    colors = dict(zip(LAYERS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+
+    def series(layer, backend, policy="float32"):
+        points = sorted(
+            (e["L"], _median(e, "fwdbwd")) for e in store["configs"].values()
+            if e["layer"] == layer and e["backend"] == backend and e.get("policy", "float32") == policy
+            and _median(e, "fwdbwd")
+        )
+        return [p[0] for p in points], [p[1] for p in points]
+
+    for ax, backend in zip(axes, BACKENDS):
+        for layer in LAYERS:
+            for source, style, label in ((backend, "-o", NAMES[layer]), ("reference", "--", f"{NAMES[layer]} reference")):
+                xs, ys = series(layer, source)
+                if xs:
+                    ax.plot(xs, ys, style, color=colors[layer], label=label)
+            xs, ys = series(layer, backend, "mixed_bfloat16")
+            if xs:
+                ax.plot(xs, ys, ":^", color=colors[layer], label=f"{NAMES[layer]} bf16")
+        ax.set(xscale="log", yscale="log", title=f"keras_ssm on {backend}", xlabel="sequence length L")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("forward + backward, ms (B 8, H 128)")
+    axes[-1].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # -- command line -------------------------------------------------------------
@@ -546,21 +811,28 @@ def parse_args(argv):
         prog="python -m benchmarks layers", description=__doc__.split("\n")[0]
     )
     sub = parser.add_subparsers(dest="mode")
-    for mode in ("one", "kernel"):
+    for mode in ("one", "kernel", "ref"):
         w = sub.add_parser(mode, help=f"worker subprocess ({mode})")
         w.add_argument("--layer", choices=LAYERS, required=True)
         w.add_argument("--backend", choices=BACKENDS, required=True)
         w.add_argument("--L", type=int, required=True)
         w.add_argument("--calls", type=int, default=CALLS)
-        if mode == "one":
-            w.add_argument("--phases", type=_list(str, LAYER_PHASES), default=list(LAYER_PHASES))
-    parser.add_argument("--layers", type=_list(str, LAYERS), default=list(LAYERS), help="s4d,dss,s5")
+        w.add_argument("--policy", choices=POLICIES, default="float32")
+        if mode != "kernel":
+            w.add_argument("--phases", type=_list(str, LAYER_PHASES), default=list(REF_PHASES))
+    sub.add_parser("render", help="re-render layers.md and layers.png from layers.json")
+    parser.add_argument("--layers", type=_list(str, LAYERS), default=list(LAYERS), help="s4d,dss,s5,s5bi")
     parser.add_argument(
         "--backends", type=_list(str, BACKENDS), default=list(BACKENDS), help="jax,tensorflow,torch"
     )
     parser.add_argument("--lengths", type=_list(int), default=None, help="default 1024,4096,16384")
     parser.add_argument(
-        "--phases", type=_list(str, PHASES), default=list(PHASES), help="fwd,fwdbwd,kernel"
+        "--phases", type=_list(str, PHASES), default=list(PHASES), help="fwd,fwdbwd,step,kernel"
+    )
+    parser.add_argument("--policy", choices=POLICIES, default="float32", help="Keras dtype policy")
+    parser.add_argument(
+        "--no-references", dest="references", action="store_false",
+        help="skip the reference implementations (run with float32 only)",
     )
     parser.add_argument(
         "--quick", action="store_true", help=f"L {QUICK_LENGTHS}, {CALLS_QUICK} timed calls"
@@ -580,35 +852,46 @@ def calls_for(length, quick):
     return CALLS_LONG if length >= LONG else CALLS
 
 
+def render(store, out):
+    write_markdown(store, out / "layers.md")
+    try:
+        plot(store, out / "layers.png")
+    except ImportError:
+        print("matplotlib is not installed: no layers.png (pip install -e .[plot])")
+
+
 def run_suite(args):
-    """Measures every requested config, saving after each; prints the table."""
+    """Measures every requested config, saving after each; prints the tables."""
     lengths = args.lengths or list(QUICK_LENGTHS if args.quick else LENGTHS)
     args.out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = args.out / "layers.json", args.out / "layers.md"
+    json_path = args.out / "layers.json"
     store = load_results(json_path)
     start = time.perf_counter()
+    with_refs = args.references and args.policy == "float32"
     for layer in args.layers:
-        for backend in args.backends:
-            for length in lengths:
+        for length in lengths:
+            for backend in [*args.backends, *(["reference"] if with_refs else [])]:
                 t0 = time.perf_counter()
                 code_id, code = code_version()  # the sources may change during a long run
                 store["code_versions"][code_id] = code
                 results = measure_config(layer, backend, length, calls_for(length, args.quick), args)
                 when = time.strftime("%Y-%m-%dT%H:%M:%S")
-                merge(store, layer, backend, length, results, code_id, when)
+                merge(store, layer, backend, length, args.policy, results, code_id, when)
                 json_path.write_text(json.dumps(store, indent=1) + "\n")
                 status = ", ".join(f"{p} {r['status']}" for p, r in results.items())
                 elapsed = time.perf_counter() - t0
-                print(f"{layer} {backend} L={length}: {elapsed:.0f} s ({status})", flush=True)
-    write_markdown(store, md_path)
-    print(render_table(store))
-    print(f"total {time.perf_counter() - start:.0f} s; wrote {json_path} and {md_path}")
+                print(f"{layer} {backend} L={length} {args.policy}: {elapsed:.0f} s ({status})", flush=True)
+    render(store, args.out)
+    print(render_targets(store))
+    print(f"total {time.perf_counter() - start:.0f} s; wrote {args.out}/layers.{{json,md,png}}")
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.mode is None:
         run_suite(args)
+    elif args.mode == "render":
+        render(load_results(args.out / "layers.json"), args.out)
     else:
         worker(args)
 
