@@ -34,10 +34,12 @@ LAYERS = ("s4d", "dss", "s5", "s5bi")
 BACKENDS = ("jax", "tensorflow", "torch")
 LENGTHS = (1024, 4096, 16384)
 QUICK_LENGTHS = (1024, 4096)
-PHASES = ("fwd", "fwdbwd", "step", "kernel")
+PHASES = ("fwd", "fwdbwd", "step", "kernel", "memory")
 LAYER_PHASES = ("fwd", "fwdbwd", "step")  # measured by the `one` worker
 REF_PHASES = ("fwd", "fwdbwd")
 POLICIES = ("float32", "mixed_bfloat16")
+# glibc: mmap every block over 64 KiB and give it back on free (see measure_memory).
+MEM_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
 STEPS_PER_CALL = 32  # streaming steps per timed call; the table shows the time of one
 WARMUP = 2  # the first warm-up call is the "first call" (compilation included)
 CALLS, CALLS_LONG, CALLS_QUICK = 7, 3, 3
@@ -135,6 +137,7 @@ def jax_steps(layer, x):
     return {
         "fwd": lambda: jax.block_until_ready(fwd(trainable, non_trainable, x)),
         "fwdbwd": lambda: jax.block_until_ready(fwdbwd(trainable, non_trainable, x)),
+        "compile_fwdbwd": lambda: fwdbwd.lower(trainable, non_trainable, x).compile(),
     }
 
 
@@ -158,7 +161,11 @@ def tensorflow_steps(layer, x):
             loss = tf.reduce_sum(tf.square(layer(inputs)))
         return loss, tape.gradient(loss, [*variables, inputs])
 
-    return {"fwd": lambda: fwd(x), "fwdbwd": lambda: fwdbwd(x)}
+    return {
+        "fwd": lambda: fwd(x),
+        "fwdbwd": lambda: fwdbwd(x),
+        "trace_fwdbwd": lambda: fwdbwd.get_concrete_function(x),
+    }
 
 
 def torch_steps(layer, x):
@@ -384,10 +391,45 @@ def measure_reference(name, x, phases, calls):
           "max_abs": float(np.max(np.abs(theirs)))})
     steps = references.reference_steps(name, params, x)
     emit({"phase": "build", "rss_after_build_mb": rss_mb()})
+    if phases == ["memory"]:
+        measure_memory(steps)
+        return
     for phase in phases:
         loadavg = os.getloadavg()[0]
         result = time_calls(steps[phase], calls)
         emit({"phase": phase, "loadavg": loadavg, "max_rss_mb": max_rss_mb(), **result})
+
+
+def measure_memory(steps):
+    """The memory one fwd+bwd call adds at run time, compilation excluded.
+
+    JAX: XLA's buffer assignment of the compiled call (temporaries +
+    outputs), exact (XLA's CPU runtime keeps freed buffers, so resident size
+    cannot see a second call). TensorFlow: traced ahead, then the resident
+    high-water mark over its first run (it too keeps what a run allocated).
+    torch: the call runs once (lazy initialisation), then the high-water mark
+    over the second; the `mem` worker runs with glibc's malloc told to give
+    large blocks back on free (MEM_ENV), so what the first call freed is not
+    still resident and hiding the second call's peak.
+    """
+    loadavg = os.getloadavg()[0]
+    if "compile_fwdbwd" in steps:
+        analysis = steps["compile_fwdbwd"]().memory_analysis()
+        used = analysis.temp_size_in_bytes + analysis.output_size_in_bytes
+        emit({"phase": "memory", "loadavg": loadavg, "run_peak_mb": used / 2**20,
+              "method": "xla memory_analysis", "status": "ok"})
+        return
+    fn = steps["fwdbwd"]
+    if "trace_fwdbwd" in steps:
+        steps["trace_fwdbwd"]()  # TensorFlow keeps what its first call allocated: trace, then run once
+    else:
+        fn()
+    reset_hwm()
+    before = rss_mb()
+    out = fn()
+    emit({"phase": "memory", "loadavg": loadavg, "run_peak_mb": hwm_mb() - before,
+          "method": "resident high-water mark, " + ("first run after tracing" if "trace_fwdbwd" in steps else "second call"),
+          "status": "ok" if all_finite(out) else "non-finite"})
 
 
 def measure_kernel(layer, length, calls, backend):
@@ -426,7 +468,9 @@ def worker(args):
         return
     layer = build_layer(args.layer, args.L)
     emit({"phase": "build", "rss_after_build_mb": rss_mb()})
-    if args.mode == "one":
+    if args.mode == "mem":
+        measure_memory(STEPS[args.backend](layer, x))
+    elif args.mode == "one":
         measure_layer(layer, x, args.phases, args.calls, args.backend)
     else:
         measure_kernel(layer, args.L, args.calls, args.backend)
@@ -448,9 +492,11 @@ def run_worker(mode, layer, backend, length, calls, phases, policy="float32"):
         sys.executable, "-m", "benchmarks.layers", mode, "--layer", layer,
         "--backend", backend, "--L", str(length), "--calls", str(calls), "--policy", policy,
     ]
-    if mode != "kernel":
+    if mode not in ("kernel", "mem"):
         cmd += ["--phases", ",".join(phases)]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+    if "memory" in phases:
+        env.update(MEM_ENV)
     try:
         proc = subprocess.run(
             cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SUBPROCESS_LIMIT_S
@@ -535,8 +581,13 @@ def measure_config(layer, backend, length, calls, args):
         from benchmarks.references import FRAMEWORK
 
         phases = [p for p in args.phases if p in REF_PHASES]
-        return run_quietly("ref", layer, FRAMEWORK[layer], length, calls, phases, *quiet) if phases else {}
+        results = run_quietly("ref", layer, FRAMEWORK[layer], length, calls, phases, *quiet) if phases else {}
+        if "memory" in args.phases:
+            results.update(run_worker("ref", layer, FRAMEWORK[layer], length, 1, ["memory"], args.policy))
+        return results
     results = {}
+    if "memory" in args.phases:
+        results.update(run_worker("mem", layer, backend, length, 1, ["memory"], args.policy))
     layer_phases = [p for p in args.phases if p in LAYER_PHASES and (p != "step" or layer in CAUSAL)]
     if layer_phases:
         results.update(run_quietly("one", layer, backend, length, calls, layer_phases, *quiet))
@@ -581,8 +632,15 @@ def _first(entry, phase="fwdbwd"):
     return result["warmup_ms"][0] if result and result.get("warmup_ms") else None
 
 
+def _run_mb(entry):
+    """The memory one fwd+bwd call adds at run time (the `mem` worker)."""
+    result = entry.get("memory") if entry else None
+    return result.get("run_peak_mb") if result else None
+
+
 def _added_mb(entry):
-    """Peak resident size minus the size after build: what the run added."""
+    """Peak resident size minus the size after build: what the run added,
+    compilation included."""
     if not entry:
         return None
     timed = [entry[p] for p in ("fwd", "fwdbwd") if p in entry and "max_rss_mb" in entry[p]]
@@ -630,14 +688,14 @@ def table_row(entry, store):
     ratios = [
         None if is_ref else _ratio(_median(entry, "fwdbwd"), _median(ref, "fwdbwd")),
         None if is_ref else _ratio(_first(entry), _first(ref)),
-        None if is_ref else _ratio(_added_mb(entry), _added_mb(ref)),
+        None if is_ref else _ratio(_run_mb(entry), _run_mb(ref)),
     ]
     contention = max(
         (r["other_cores"] for r in (fwd, fwdbwd, kernel, step) if r and "other_cores" in r), default=None
     )
     cells = [
         NAMES[entry["layer"]], _backend_cell(entry), str(entry["L"]), _ms(fwd), _ms(fwdbwd), first,
-        _num(_added_mb(entry)), _ms(kernel), _num(kernel.get("peak_mb") if kernel else None, 1),
+        _num(_added_mb(entry)), _num(_run_mb(entry)), _ms(kernel), _num(kernel.get("peak_mb") if kernel else None, 1),
         _num(step["median_ms"] * 1e3 if step and "median_ms" in step else None),
         *(_num(r, 2) for r in ratios), _num(contention, 2),
     ]
@@ -646,8 +704,8 @@ def table_row(entry, store):
 
 HEADER = (
     "| layer | backend | L | fwd ms | fwd+bwd ms | first call ms (fwd / fwd+bwd) | peak − build MB "
-    "| kernel ms | kernel peak MB | step µs | fwd+bwd ÷ ref | first call ÷ ref | memory ÷ ref "
-    "| other cores |\n" + "|---" * 14 + "|"
+    "| fwd+bwd run MB | kernel ms | kernel peak MB | step µs | fwd+bwd ÷ ref | first call ÷ ref "
+    "| run MB ÷ ref | other cores |\n" + "|---" * 15 + "|"
 )
 
 
@@ -705,8 +763,8 @@ def targets(store):
     for layer in LAYERS:
         ref = _get(store, layer, "reference", long_l)
         for backend in BACKENDS:
-            add(f"{NAMES[layer]} {backend} memory added (peak − build) ÷ reference's, L {long_l}",
-                _ratio(_added_mb(_get(store, layer, backend, long_l)), _added_mb(ref)), 0.5)
+            add(f"{NAMES[layer]} {backend} fwd+bwd run memory ÷ reference's, L {long_l}",
+                _ratio(_run_mb(_get(store, layer, backend, long_l)), _run_mb(ref)), 0.5)
     if MAIN_L in lengths and long_l > MAIN_L:
         growth = long_l / MAIN_L * math.log(long_l) / math.log(MAIN_L)
         for layer in LAYERS:
@@ -744,7 +802,10 @@ def write_markdown(store, path):
         "with `--quick`). MB = MiB. **reference** rows: the official repositories' algorithms "
         "re-implemented in their own framework (`benchmarks/references.py`) with the same "
         "parameters, in the same run; the ÷ ref columns divide by them. step µs: one streaming "
-        f"`layer.step` of the whole batch (median over calls of {STEPS_PER_CALL} steps). other cores: "
+        f"`layer.step` of the whole batch (median over calls of {STEPS_PER_CALL} steps). fwd+bwd run "
+        "MB: the resident memory one fwd+bwd call adds at run time, compilation excluded (its second "
+        "call in a fresh process); peak − build: the process's peak minus its size once built, "
+        "compilation included. other cores: "
         "cores other processes used during the timed calls. Written by `python -m benchmarks "
         "layers`; the columns are described in `benchmarks/README.md`, the raw numbers (min, "
         "warm-up calls, load, code version) are in `layers.json`.\n\n"
@@ -811,7 +872,7 @@ def parse_args(argv):
         prog="python -m benchmarks layers", description=__doc__.split("\n")[0]
     )
     sub = parser.add_subparsers(dest="mode")
-    for mode in ("one", "kernel", "ref"):
+    for mode in ("one", "kernel", "ref", "mem"):
         w = sub.add_parser(mode, help=f"worker subprocess ({mode})")
         w.add_argument("--layer", choices=LAYERS, required=True)
         w.add_argument("--backend", choices=BACKENDS, required=True)
@@ -819,7 +880,7 @@ def parse_args(argv):
         w.add_argument("--calls", type=int, default=CALLS)
         w.add_argument("--policy", choices=POLICIES, default="float32")
         if mode != "kernel":
-            w.add_argument("--phases", type=_list(str, LAYER_PHASES), default=list(REF_PHASES))
+            w.add_argument("--phases", type=_list(str, PHASES), default=list(REF_PHASES))
     sub.add_parser("render", help="re-render layers.md and layers.png from layers.json")
     parser.add_argument("--layers", type=_list(str, LAYERS), default=list(LAYERS), help="s4d,dss,s5,s5bi")
     parser.add_argument(
@@ -827,7 +888,7 @@ def parse_args(argv):
     )
     parser.add_argument("--lengths", type=_list(int), default=None, help="default 1024,4096,16384")
     parser.add_argument(
-        "--phases", type=_list(str, PHASES), default=list(PHASES), help="fwd,fwdbwd,step,kernel"
+        "--phases", type=_list(str, PHASES), default=list(PHASES), help="fwd,fwdbwd,step,kernel,memory"
     )
     parser.add_argument("--policy", choices=POLICIES, default="float32", help="Keras dtype policy")
     parser.add_argument(
