@@ -320,7 +320,9 @@ def all_finite(outputs):
     import keras
 
     return all(
-        bool(np.isfinite(keras.ops.convert_to_numpy(t)).all()) for t in keras.tree.flatten(outputs)
+        # (via float32: TensorFlow cannot hand a bfloat16 tensor to numpy)
+        bool(np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(t, "float32"))).all())
+        for t in keras.tree.flatten(outputs)
     )
 
 

@@ -100,8 +100,14 @@ class SSMLayer(keras.layers.Layer):
 
     def _add_real(self, name, value, ssm=False):
         value = np.asarray(value, "float32")
+        # autocast=False: the system is computed in float32 (complex64) under
+        # any dtype policy; only the layer's inputs and outputs follow it.
         var = self.add_weight(
-            name=name, shape=value.shape, initializer=lambda shape, dtype: value, dtype="float32"
+            name=name,
+            shape=value.shape,
+            initializer=lambda shape, dtype: value,
+            dtype="float32",
+            autocast=False,
         )
         if ssm:
             var.ssm_optimizer = dict(SSM_OPTIMIZER)

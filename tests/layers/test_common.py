@@ -171,3 +171,18 @@ def test_unknown_length_in_a_tensorflow_graph(make_layer):
     x = inputs(37)
     traced = tf.function(layer.__call__, input_signature=[tf.TensorSpec((None, None, 4), tf.float32)])
     np.testing.assert_allclose(numpy(traced(x)), numpy(layer(x)), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_mixed_bfloat16_policy(make_layer, bidirectional):
+    # The system stays float32 (its variables are not autocast); inputs and
+    # outputs follow the policy, and the result is the float32 one rounded.
+    x = inputs(40)
+    reference = make_layer(seed=0, bidirectional=bidirectional)
+    mixed = make_layer(seed=0, bidirectional=bidirectional, dtype="mixed_bfloat16")
+    expected = numpy(reference(x))
+    y = mixed(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    assert all(keras.backend.standardize_dtype(v.dtype) == "float32" for v in mixed.weights)
+    got = numpy(keras.ops.cast(y, "float32"))
+    np.testing.assert_allclose(got, expected, atol=3e-2 * np.abs(expected).max())

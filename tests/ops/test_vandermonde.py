@@ -25,6 +25,21 @@ def test_equals_numpy_vandermonde(length, impl):
     np.testing.assert_allclose(k, expected, atol=2e-5 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("impl", ["fast", "reference"])
+def test_stacked_coefficients_share_the_modes(impl):
+    # Several kernels of the same modes in one call (DSS: directions and
+    # decaying / growing parts): coef (K, H, N) with log_z (H, N).
+    log_z, _ = spectrum()
+    coefs = np.stack([spectrum(seed=s)[1] for s in (1, 2, 3)])
+    fn = ssm_ops.vandermonde if impl == "fast" else reference.vandermonde
+    k = ops.convert_to_numpy(fn(log_z.astype("complex64"), coefs.astype("complex64"), 300))
+    assert k.shape == (3, 3, 300)
+    powers = np.exp(log_z[..., None] * np.arange(300))
+    for i, coef in enumerate(coefs):
+        expected = np.real(np.sum(coef[..., None] * powers, axis=1))
+        np.testing.assert_allclose(k[i], expected, atol=2e-5 * np.abs(expected).max())
+
+
 def test_fast_path_gradients_equal_reference():
     log_z, coef = spectrum(seed=1)
     w = np.random.default_rng(3).standard_normal((3, 500)).astype("float32")
