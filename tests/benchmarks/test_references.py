@@ -61,7 +61,7 @@ def test_reference_steps(name):
     params = references.reference_params(name, layer)
     x = random_inputs(1)
     steps = references.reference_steps(name, params, x)
-    assert set(steps) == {"fwd", "fwdbwd"}
+    assert {"fwd", "fwdbwd"} <= set(steps)
     y = np.asarray(steps["fwd"]())
     expected = references.reference_forward(name, params, x)
     if references.FRAMEWORK[name] == "torch":  # (B, H, L) layout
