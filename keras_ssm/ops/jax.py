@@ -8,13 +8,15 @@ from keras_ssm.ops.reference import circular_kernel, fft_length
 
 
 def fft_conv(u, kernel, kernel_backward=None):
+    # Along the time axis as it lies: FFTs of a swapped (B, H, L) view run
+    # ~25 % faster on one CPU device, but XLA's CPU FFT then refuses the
+    # non-default layout it assigns under a multi-device (sharded) program.
     length = u.shape[1]
     n = fft_length(length)
     k = jnp.fft.rfft(circular_kernel(kernel, kernel_backward, n), axis=-1)
-    # Along the last axis ((B, H, L) layout) the FFTs run ~25 % faster.
-    x = jnp.fft.rfft(jnp.swapaxes(u.astype(jnp.float32), 1, 2), n=n, axis=-1)
-    y = jnp.fft.irfft(x * k[None], n=n, axis=-1)[..., :length]
-    return jnp.swapaxes(y, 1, 2).astype(u.dtype)
+    x = jnp.fft.rfft(u.astype(jnp.float32), n=n, axis=1)
+    y = jnp.fft.irfft(x * k.T[None], n=n, axis=1)[:, :length]
+    return y.astype(u.dtype)
 
 
 # --- linear recurrence (linear_scan) ---
