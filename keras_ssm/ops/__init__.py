@@ -11,7 +11,8 @@ Three operations carry all the sequence mixing of the layers:
 
 Each has a pure `keras.ops` version in `keras_ssm.ops.reference` (the oracle of
 the tests) and a fast path: the backend module `keras_ssm.ops.<backend>` when it
-defines one, as Keras dispatches to `keras/src/backend/<backend>/`.
+defines one, as Keras dispatches to `keras/src/backend/<backend>/`, or, for
+`vandermonde`, `keras_ssm.ops.kernel` in keras.ops for every backend.
 Complex values are complex64 tensors; parameters stay real Keras variables.
 """
 
@@ -20,7 +21,7 @@ import numbers
 
 import keras
 
-from keras_ssm.ops import reference
+from keras_ssm.ops import kernel, reference
 
 _BACKEND_MODULES = {
     "jax": "keras_ssm.ops.jax",
@@ -93,7 +94,9 @@ def vandermonde(log_z, coef, length):
     coef = keras.ops.convert_to_tensor(coef, "complex64")
     if isinstance(length, numbers.Integral):
         length = int(length)
-    return _fast("vandermonde")(log_z, coef, length)
+    # One keras.ops implementation serves every backend (a split matmul, no
+    # per-backend primitive beats it).
+    return kernel.vandermonde(log_z, coef, length)
 
 
 def linear_scan(a, b, reverse=False, initial_state=None):

@@ -3,7 +3,6 @@
 import jax
 import jax.numpy as jnp
 
-from keras_ssm.ops.kernel import vandermonde  # noqa: F401
 from keras_ssm.ops.reference import circular_kernel, fft_length
 
 

@@ -5,7 +5,6 @@ import functools
 import tensorflow as tf
 
 from keras_ssm.ops import chunked
-from keras_ssm.ops.kernel import vandermonde  # noqa: F401
 from keras_ssm.ops.reference import circular_kernel, fft_length
 
 

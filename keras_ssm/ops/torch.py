@@ -4,7 +4,6 @@ import keras
 import torch
 
 from keras_ssm.ops import chunked
-from keras_ssm.ops.kernel import vandermonde  # noqa: F401
 from keras_ssm.ops.reference import circular_kernel, fft_length
 
 
