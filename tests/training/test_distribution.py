@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from keras_ssm import cli
-from keras_ssm.data import listops
 from keras_ssm.models import SSMBackbone, SSMClassifier
 from keras_ssm.training import distribution as dist
 from keras_ssm.training import recipe as recipes
+from tests.training import tiny_listops
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BACKEND = keras.backend.backend()
@@ -77,26 +77,13 @@ def test_bad_settings_name_the_field(setting, field):
 
 @pytest.fixture(scope="module")
 def listops_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("listops")
-    listops.write_dataset(str(folder), 32, 16, 16, seed=0, min_length=10, max_length=60)
-    return str(folder)
+    return tiny_listops.write_listops(tmp_path_factory, 32, max_length=60)
 
 
 def tiny_recipe(data_dir, **overrides):
-    recipe = {
-        "name": "tiny",
-        "seed": 0,
-        "epochs": 2,
-        "data": {
-            "task": "listops", "path": data_dir, "batch_size": 8, "bucket": False,
-            "max_length": 64, "drop_remainder": True,
-        },
-        "model": {"layer": "s5", "depth": 1, "width": 16, "layer_kwargs": {"state_dim": 8}, "norm": "layer"},
-        "optimizer": {"lr": 3e-3, "ssm_lr": 1e-3, "weight_decay": 0.01},
-        "distribution": {"type": "data_parallel"},
-    }
-    recipe.update(overrides)
-    return recipe
+    data = {"batch_size": 8, "bucket": False, "max_length": 64, "drop_remainder": True}
+    overrides.setdefault("distribution", {"type": "data_parallel"})
+    return tiny_listops.tiny_recipe(data_dir, "s5", extra_data=data, **overrides)
 
 
 def test_recipes_check_the_distribution_section(listops_dir):

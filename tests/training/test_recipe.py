@@ -6,28 +6,19 @@ import sys
 import keras
 import pytest
 
-from keras_ssm.data import listops
 from keras_ssm.training import recipe as recipes
+from tests.training import tiny_listops
 
 
 @pytest.fixture(scope="module")
 def listops_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("listops")
-    listops.write_dataset(str(folder), 48, 16, 16, seed=0, min_length=10, max_length=80)
-    return str(folder)
+    return tiny_listops.write_listops(tmp_path_factory, 48, max_length=80)
 
 
 def tiny_recipe(data_dir, **overrides):
-    recipe = {
-        "name": "tiny",
-        "seed": 0,
-        "epochs": 2,
-        "data": {"task": "listops", "path": data_dir, "batch_size": 16},
-        "model": {"layer": "s4d", "depth": 1, "width": 16, "layer_kwargs": {"state_dim": 8}, "norm": "layer"},
-        "optimizer": {"lr": 3e-3, "ssm_lr": 1e-3, "weight_decay": 0.01, "warmup_epochs": 1},
-    }
-    recipe.update(overrides)
-    return recipe
+    return tiny_listops.tiny_recipe(
+        data_dir, "s4d", extra_data={"batch_size": 16}, extra_optimizer={"warmup_epochs": 1}, **overrides
+    )
 
 
 def run_cli(*args):
