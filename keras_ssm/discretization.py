@@ -34,6 +34,37 @@ def discretize(lam, step, method):
     lam = ops.convert_to_tensor(lam, "complex64")
     dt_lam = lam * ops.cast(step, lam.dtype)
     if method == "zoh":
-        return dt_lam, (ops.exp(dt_lam) - 1.0) / lam
+        return dt_lam, complex_expm1(dt_lam) / lam
     half = 0.5 * dt_lam
-    return ops.log(1.0 + half) - ops.log(1.0 - half), ops.cast(step, lam.dtype) / (1.0 - half)
+    return complex_log1p(half) - complex_log1p(-half), ops.cast(step, lam.dtype) / (1.0 - half)
+
+
+def _complex(re, im):
+    return ops.cast(re, "complex64") + 1j * ops.cast(im, "complex64")
+
+
+def complex_expm1(z):
+    """`exp(z) − 1` without cancellation for small `|z|` (ZOH's `B̄` at tiny
+    steps): `expm1(a) cos b − 2 sin²(b/2) + i eᵃ sin b` for `z = a + ib`.
+
+    >>> import numpy as np
+    >>> z = np.array([1e-5 + 1e-5j], "complex64")
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(complex_expm1(z)), np.expm1(z.astype("complex128")), rtol=1e-6))
+    True
+    """
+    a, b = ops.real(z), ops.imag(z)
+    re = ops.expm1(a) * ops.cos(b) - 2.0 * ops.square(ops.sin(0.5 * b))
+    return _complex(re, ops.exp(a) * ops.sin(b))
+
+
+def complex_log1p(z):
+    """`log(1 + z)` without cancellation for small `|z|` (the bilinear
+    `log Λ̄` at tiny steps): `½ log1p(2a + a² + b²) + i atan2(b, 1 + a)`.
+
+    >>> import numpy as np
+    >>> z = np.array([-1e-5 + 2e-5j], "complex64")
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(complex_log1p(z)), np.log1p(z.astype("complex128")), rtol=1e-6))
+    True
+    """
+    a, b = ops.real(z), ops.imag(z)
+    return _complex(0.5 * ops.log1p(2.0 * a + a * a + b * b), ops.arctan2(b, 1.0 + a))

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Creates .venv with keras_ssm and all three backends (pinned in pyproject.toml).
-# Re-running is cheap: it reinstalls only when pyproject.toml changed.
+# Creates .venv with keras_ssm and all three backends, at the versions pinned in
+# constraints.txt (pyproject.toml gives the ranges).
+# Re-running is cheap: it reinstalls only when pyproject.toml, constraints.txt or setup.py changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 stamp=.venv/.keras_ssm-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(sha256sum pyproject.toml constraints.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -13,6 +14,6 @@ echo "Setting up .venv (keras, jax, tensorflow-cpu, torch==2.13.0 CPU; a few min
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
-.venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[all,test,plot]"
+.venv/bin/python -m pip install --quiet "torch==2.13.0" -c constraints.txt
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[all,test,plot]"
 echo "$want" > "$stamp"

@@ -140,11 +140,17 @@ class SSMBlock(keras.layers.Layer):
         """The state of the block's SSM layer (see its `get_initial_state`)."""
         return self.layer.get_initial_state(batch_size, **kwargs)
 
-    def step(self, inputs_t, state, **layer_kwargs):
-        """One streaming step, `(batch, H)` in and out; norms in inference mode."""
+    def step(self, inputs_t, state, mask_t=None, **layer_kwargs):
+        """One streaming step, `(batch, H)` in and out; norms in inference mode.
+
+        `mask_t` `(batch,)` bool: a masked step feeds nothing to the state (as
+        a masked step of the full pass), and its output is meaningless.
+        """
         x = inputs_t = ops.convert_to_tensor(inputs_t)
         if self.prenorm:
             x = self._normalize(x[:, None], None, False)[:, 0]
+        if mask_t is not None:
+            x = x * ops.cast(mask_t, x.dtype)[:, None]
         y, state = self.layer.step(x, state, **layer_kwargs)
         out = inputs_t + self._activate(y[:, None], training=False)[:, 0]
         if not self.prenorm:

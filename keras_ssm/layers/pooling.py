@@ -32,10 +32,13 @@ class SequencePooling(keras.layers.Layer):
     def call(self, inputs, mask=None):
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], "bool")
-        weights = ops.cast(mask, inputs.dtype)[..., None]
+        # float32: a float16 sum over 16k steps overflows, and float16 counts
+        # no further than 2048.
+        weights = ops.cast(mask, "float32")[..., None]
         count = ops.sum(weights, axis=1)
         if self.mode == "mean":
-            return ops.sum(inputs * weights, axis=1) / ops.maximum(count, 1.0)
+            mean = ops.sum(ops.cast(inputs, "float32") * weights, axis=1) / ops.maximum(count, 1.0)
+            return ops.cast(mean, self.compute_dtype)
         positions = ops.arange(ops.shape(inputs)[1], dtype="int32")[None]
         last = ops.max(positions * ops.cast(mask, "int32"), axis=1)[:, None, None]
         return ops.take_along_axis(inputs, last, axis=1)[:, 0]

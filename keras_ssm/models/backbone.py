@@ -1,19 +1,47 @@
 """The stack of SSM blocks shared by every task model."""
 
+import numbers
+
 import keras
 from keras import ops
 
 from keras_ssm.layers.block import SSMBlock
+from keras_ssm.layers.downsample import SequenceDownsampling
+
+
+def _check_pool(pool, depth):
+    if pool is None:
+        return [1] * depth
+    pool = list(pool)
+    if len(pool) != depth or any(
+        isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 1 for p in pool
+    ):
+        raise ValueError(
+            f"`pool` must list one positive integer per block ({depth}), the downsampling "
+            f"after that block (1 = none); got {pool!r}."
+        )
+    return [int(p) for p in pool]
 
 
 @keras.saving.register_keras_serializable(package="keras_ssm")
 class SSMBackbone(keras.Model):
     """Encoder and `depth` residual SSM blocks: `(batch, length[, input_dim])`
-    in, `(batch, length, width)` features out.
+    in, `(batch, length', width)` features out.
 
     Token inputs (`vocab_size`) go through an `Embedding` with id 0 as padding
-    (its mask flows through every block); continuous inputs (`input_dim`)
-    through a `Dense` encoder (S5 feeds one-hot text the same way).
+    (its mask flows through every block). Continuous inputs (`input_dim`) go
+    through a `Dense` encoder and take an optional padding mask: call the
+    model on `x` or on `(x, mask)` with `mask` `(batch, length)` bool, True at
+    real samples; masked steps feed nothing to any state, so at valid steps a
+    right-padded batch equals each sequence run alone.
+
+    `pool[i] > 1` shortens the sequence after block `i` by that factor (mean
+    over frames, `SequenceDownsampling`), as SaShiMi pools between stages:
+    `length' = ceil(length / prod(pool))`.
+
+    `step_scale` multiplies the step of every SSM layer: a model trained at
+    rate `r` runs on input sampled at `r'` with `step_scale = r / r'`
+    (`keras_ssm.models.rate.retarget`). It is kept in the config.
 
     Args:
         layer: `"s4d"`, `"dss"` or `"s5"`.
@@ -23,6 +51,8 @@ class SSMBackbone(keras.Model):
             `{"state_dim": 64, "bidirectional": True}`).
         vocab_size / input_dim: exactly one of them.
         norm, prenorm, activation, dropout: as in `SSMBlock`.
+        pool: one downsampling factor per block (default: none).
+        step_scale: positive float, see above.
 
     Example:
     >>> import numpy as np
@@ -30,6 +60,10 @@ class SSMBackbone(keras.Model):
     ...                        layer_kwargs={"state_dim": 8})
     >>> tuple(backbone(np.array([[3, 4, 5, 0]])).shape)
     (1, 4, 16)
+    >>> audio = SSMBackbone("s5", depth=2, width=8, input_dim=1, pool=[4, 1],
+    ...                     layer_kwargs={"state_dim": 4})
+    >>> tuple(audio(np.zeros((2, 10, 1), "float32")).shape)
+    (2, 3, 8)
     """
 
     def __init__(
@@ -44,6 +78,8 @@ class SSMBackbone(keras.Model):
         prenorm=True,
         activation="half_glu1",
         dropout=0.0,
+        pool=None,
+        step_scale=1.0,
         **kwargs,
     ):
         if (vocab_size is None) == (input_dim is None):
@@ -51,6 +87,10 @@ class SSMBackbone(keras.Model):
                 "Give exactly one of `vocab_size` (token ids in) or `input_dim` (features "
                 f"in); got vocab_size={vocab_size}, input_dim={input_dim}."
             )
+        pool = _check_pool(pool, depth)
+        if isinstance(step_scale, bool) or not isinstance(step_scale, numbers.Real) or not step_scale > 0:
+            raise ValueError(f"`step_scale` must be a positive number, got {step_scale!r}.")
+        step_scale = float(step_scale)
         # === Layers === (attributes are set after the functional init: torch
         # modules cannot take sub-modules before it)
         if vocab_size is not None:
@@ -69,16 +109,26 @@ class SSMBackbone(keras.Model):
             )
             for i in range(depth)
         ]
+        downsamplers = [
+            SequenceDownsampling(p, name=f"pool_{i}") if p > 1 else None for i, p in enumerate(pool)
+        ]
         # === Functional model ===
         if vocab_size is not None:
             inputs = keras.Input((None,), dtype="int32", name="tokens")
+            x, mask_kwargs = encoder(inputs), {}  # the Embedding's mask flows implicitly
         else:
-            inputs = keras.Input((None, input_dim), name="inputs")
-        x = encoder(inputs)
-        for block in blocks:
-            x = block(x)
+            features = keras.Input((None, input_dim), name="inputs")
+            padding_mask = keras.Input((None,), dtype="bool", name="padding_mask", optional=True)
+            inputs = [features, padding_mask]
+            x, mask_kwargs = encoder(features), {"mask": padding_mask}
+        for block, downsampler in zip(blocks, downsamplers):
+            x = block(x, step_scale=step_scale, **mask_kwargs)
+            if downsampler is not None:
+                x, mask = downsampler(x, **mask_kwargs)
+                mask_kwargs = {"mask": mask}
         super().__init__(inputs, x, **kwargs)
         self.encoder, self.blocks = encoder, blocks
+        self.downsamplers = [d for d in downsamplers if d is not None]
         # === Config ===
         self.layer = layer
         self.depth = depth
@@ -90,24 +140,101 @@ class SSMBackbone(keras.Model):
         self.prenorm = prenorm
         self.activation = activation
         self.dropout = dropout
+        self.pool = pool
+        self.step_scale = step_scale
 
-    def padding_mask(self, inputs):
-        """`(batch, length)` mask of the valid steps (token id != 0), or None."""
-        return None if self.vocab_size is None else ops.not_equal(inputs, 0)
+    # A continuous-input backbone takes `x` alone or `(x, mask)`.
+    def _standardize(self, inputs):
+        if self.input_dim is not None and not isinstance(inputs, (list, tuple, dict)):
+            return [inputs, None]
+        return inputs
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._standardize(inputs), *args, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        return super().call(self._standardize(inputs), training=training, mask=mask)
+
+    @property
+    def stride(self):
+        """Input steps per output step: the product of `pool`."""
+        stride = 1
+        for p in self.pool:
+            stride *= p
+        return stride
+
+    # -- streaming ---------------------------------------------------------
 
     def get_initial_state(self, batch_size, **kwargs):
-        """One state per block, for `step`."""
-        return [block.get_initial_state(batch_size, **kwargs) for block in self.blocks]
+        """The streaming state: one per block, and the running sums of the
+        downsampling frames (their phase is a Python int: a batch streams in
+        lockstep)."""
+        return {
+            "blocks": [block.get_initial_state(batch_size, **kwargs) for block in self.blocks],
+            "frames": [
+                {"sum": ops.zeros((batch_size, self.width)), "count": ops.zeros((batch_size, 1)), "phase": 0}
+                for p in self.pool
+                if p > 1
+            ],
+        }
 
-    def step(self, inputs_t, state):
-        """One streaming step: `(batch,)` token ids or `(batch, input_dim)`
-        features in, `(batch, width)` out. Needs causal (unidirectional) layers."""
+    def step(self, inputs_t, state, mask_t=None):
+        """One input step: `(batch,)` token ids or `(batch, input_dim)` features.
+
+        `mask_t` `(batch,)` bool marks padded steps (token id 0 always is).
+        Returns `(outputs_t, valid_t, new_state)`: `(batch, width)` features and
+        their `(batch,)` mask when this step completes an output frame (every
+        step without `pool`), else `(None, None, new_state)`. Needs causal
+        (unidirectional) layers.
+        """
         x = self.encoder(inputs_t)
-        new_state = []
-        for block, block_state in zip(self.blocks, state):
-            x, block_state = block.step(x, block_state)
-            new_state.append(block_state)
-        return x, new_state
+        if self.vocab_size is not None:
+            valid = ops.not_equal(inputs_t, 0)
+            mask_t = valid if mask_t is None else ops.logical_and(valid, mask_t)
+        elif mask_t is None:
+            mask_t = ops.ones((ops.shape(x)[0],), "bool")
+        return self._advance(x, ops.cast(mask_t, "bool"), state, 0, 0, commit=True)
+
+    def finish(self, state):
+        """The output frame a full pass would add for the steps streamed since
+        the last complete one (its partial frames), or `(None, None, state)`.
+        Does not change `state`."""
+        for stage in range(len(state["frames"])):
+            if state["frames"][stage]["phase"]:
+                x, valid = self._frame_mean(state["frames"][stage])
+                block_index = self._stage_blocks()[stage] + 1
+                return self._advance(x, valid, state, block_index, stage + 1, commit=False)
+        return None, None, state
+
+    def _stage_blocks(self):
+        """The index of the block each downsampling follows."""
+        return [i for i, p in enumerate(self.pool) if p > 1]
+
+    @staticmethod
+    def _frame_mean(frame):
+        return frame["sum"] / ops.maximum(frame["count"], 1.0), frame["count"][:, 0] > 0
+
+    def _advance(self, x, valid, state, block_index, stage, commit):
+        """Runs `x` (one step at the rate of `block_index`) through the rest
+        of the model; with `commit=False` later partial frames are flushed too."""
+        blocks, frames = list(state["blocks"]), [dict(f) for f in state["frames"]]
+        for i in range(block_index, self.depth):
+            x, blocks[i] = self.blocks[i].step(x, blocks[i], mask_t=valid, step_scale=self.step_scale)
+            if self.pool[i] == 1:
+                continue
+            frame = frames[stage]
+            keep = ops.cast(valid, "float32")[:, None]
+            frame["sum"] = frame["sum"] + ops.cast(x, "float32") * keep
+            frame["count"] = frame["count"] + keep
+            frame["phase"] += 1
+            if frame["phase"] < self.pool[i] and commit:
+                return None, None, {"blocks": blocks, "frames": frames}
+            x, valid = self._frame_mean(frame)
+            frames[stage] = {"sum": ops.zeros_like(frame["sum"]), "count": ops.zeros_like(frame["count"]), "phase": 0}
+            stage += 1
+        if not commit:
+            return x, valid, state
+        return x, valid, {"blocks": blocks, "frames": frames}
 
     def get_config(self):
         return {
@@ -123,6 +250,8 @@ class SSMBackbone(keras.Model):
             "prenorm": self.prenorm,
             "activation": self.activation,
             "dropout": self.dropout,
+            "pool": self.pool,
+            "step_scale": self.step_scale,
         }
 
     @classmethod

@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
+from keras_ssm.layers.masking import PaddingMask
 from keras_ssm.layers.pooling import SequencePooling
+from keras_ssm.models.backbone import SSMBackbone  # noqa: F401 (the doctest)
 from keras_ssm.models.task import SSMTask
-from keras_ssm.models.backbone import SSMBackbone
 
 
 @keras.saving.register_keras_serializable(package="keras_ssm")
@@ -13,16 +14,20 @@ class SSMClassifier(SSMTask):
     """Classifies a sequence: backbone → masked pooling → `Dense(num_classes)`.
 
     Outputs logits `(batch, num_classes)`. The LRA / speech models of the S4D
-    and S5 papers are this model (S5: `pooling="mean"`).
+    and S5 papers are this model (S5: `pooling="mean"`). A continuous-input
+    model takes `x` or `(x, mask)`, `mask` `(batch, length)` bool True at real
+    samples: a padded batch gives the logits of each sequence alone.
 
     Args:
         backbone: an `SSMBackbone`.
         num_classes: number of classes.
         pooling: `"mean"` (over unmasked steps) or `"last"`.
 
-    Streaming (causal backbones): `get_initial_state(batch_size)` and
-    `step(inputs_t, state)` give, at every step, the logits of the prefix
-    seen so far — equal to the full pass over that prefix.
+    Streaming (causal backbones): `get_initial_state(batch_size)`, then
+    `step(inputs_t, state)` per input step returns the logits of the prefix
+    up to the last complete output frame of the backbone (every step when it
+    does not downsample), and `finish(state)` the logits of the whole prefix —
+    equal to the full pass over it.
 
     Example:
     >>> import numpy as np
@@ -31,37 +36,76 @@ class SSMClassifier(SSMTask):
     >>> model = SSMClassifier(backbone, num_classes=3)
     >>> tuple(model(np.zeros((2, 100, 1), "float32")).shape)
     (2, 3)
+    >>> mask = np.arange(100)[None] < np.array([[100], [60]])
+    >>> tuple(model((np.zeros((2, 100, 1), "float32"), mask)).shape)
+    (2, 3)
     """
 
     def __init__(self, backbone, num_classes, pooling="mean", **kwargs):
         # === Layers ===
+        padding_mask = PaddingMask(backbone.pool, name="output_mask")
         pooling_layer = SequencePooling(pooling, name="pooling")
         head = keras.layers.Dense(num_classes, name="logits")
         # === Functional model ===
         inputs = backbone.input
         features = backbone(inputs)
-        pooled = pooling_layer(features, mask=backbone.padding_mask(inputs))
+        if backbone.vocab_size is not None:
+            mask = padding_mask(inputs)
+        else:
+            mask = padding_mask(inputs[0], mask=inputs[1])
+        pooled = pooling_layer(features, mask=mask)
         super().__init__(inputs, head(pooled), **kwargs)
         self.backbone, self.pooling, self.head = backbone, pooling_layer, head
         # === Config ===
         self.num_classes = num_classes
         self.pooling_mode = pooling
 
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self.backbone._standardize(inputs), *args, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        return super().call(self.backbone._standardize(inputs), training=training, mask=mask)
+
     def get_initial_state(self, batch_size, **kwargs):
         """The backbone's state plus the running sum and count of the pooling."""
+        width = self.backbone.width
         return {
             "backbone": self.backbone.get_initial_state(batch_size, **kwargs),
-            "sum": ops.zeros((batch_size, self.backbone.width)),
+            "sum": ops.zeros((batch_size, width)),
             "count": ops.zeros((batch_size, 1)),
+            "last": ops.zeros((batch_size, width)),
         }
 
-    def step(self, inputs_t, state):
-        """One step: returns `(logits of the prefix, new_state)`."""
-        features, backbone_state = self.backbone.step(inputs_t, state["backbone"])
-        total, count = state["sum"] + features, state["count"] + 1.0
-        pooled = total / count if self.pooling_mode == "mean" else features
-        new_state = {"backbone": backbone_state, "sum": total, "count": count}
-        return self.head(pooled), new_state
+    def _pool(self, state, features, valid):
+        keep = ops.cast(valid, "float32")[:, None]
+        features = ops.cast(features, "float32")
+        total, count = state["sum"] + features * keep, state["count"] + keep
+        last = ops.where(keep > 0, features, state["last"])
+        return total, count, last
+
+    def _logits(self, total, count, last):
+        pooled = total / ops.maximum(count, 1.0) if self.pooling_mode == "mean" else last
+        return self.head(pooled)
+
+    def step(self, inputs_t, state, mask_t=None):
+        """One input step (`mask_t` `(batch,)` marks padded steps): returns
+        `(logits, new_state)`, the logits of the prefix up to the backbone's
+        last complete output frame."""
+        features, valid, backbone_state = self.backbone.step(inputs_t, state["backbone"], mask_t=mask_t)
+        if features is None:
+            total, count, last = state["sum"], state["count"], state["last"]
+        else:
+            total, count, last = self._pool(state, features, valid)
+        new_state = {"backbone": backbone_state, "sum": total, "count": count, "last": last}
+        return self._logits(total, count, last), new_state
+
+    def finish(self, state):
+        """The logits of everything streamed so far (the full pass over it),
+        flushing the backbone's partial frames; `state` is unchanged."""
+        features, valid, _ = self.backbone.finish(state["backbone"])
+        if features is None:
+            return self._logits(state["sum"], state["count"], state["last"])
+        return self._logits(*self._pool(state, features, valid))
 
     def _task_config(self):
         return {"num_classes": self.num_classes, "pooling": self.pooling_mode}

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ssm.layers.masking import PaddingMask
 from keras_ssm.layers.pooling import SequencePooling
 from keras_ssm.models.task import SSMTask
 
@@ -33,13 +34,14 @@ class SSMRetrievalClassifier(SSMTask):
             raise ValueError("`backbone` must take token ids (build it with `vocab_size`).")
         hidden = hidden or backbone.width
         # === Layers ===
+        padding_mask = PaddingMask(backbone.pool, name="output_mask")
         pooling = SequencePooling("mean", name="pooling")
         hidden_layer = keras.layers.Dense(hidden, activation="gelu", name="hidden")
         head = keras.layers.Dense(num_classes, name="logits")
         # === Functional model ===
         first = keras.Input((None,), dtype="int32", name="first")
         second = keras.Input((None,), dtype="int32", name="second")
-        a, b = (pooling(backbone(d), mask=backbone.padding_mask(d)) for d in (first, second))
+        a, b = (pooling(backbone(d), mask=padding_mask(d)) for d in (first, second))
         features = ops.concatenate([a, b, a - b, a * b], axis=-1)
         super().__init__((first, second), head(hidden_layer(features)), **kwargs)
         self.backbone, self.pooling, self.hidden_layer, self.head = backbone, pooling, hidden_layer, head

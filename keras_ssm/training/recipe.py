@@ -73,6 +73,7 @@ MODEL_FIELDS = {
     "activation": (str, False, "half_glu1"),
     "dropout": ((int, float), False, 0.0),
     "pooling": (str, False, "mean"),
+    "pool": (list, False, None),
 }
 OPTIMIZER_FIELDS = {
     "lr": ((int, float), False, 1e-3),
@@ -215,6 +216,7 @@ def build_model(recipe, data):
         prenorm=spec["prenorm"],
         activation=spec["activation"],
         dropout=spec["dropout"],
+        pool=spec["pool"],
         **inputs,
     )
     if data.task == "retrieval":

@@ -1,0 +1,151 @@
+"""Loading a preset: verified first, built second."""
+
+import copy
+import json
+
+import keras
+
+from keras_ssm.models.backbone import SSMBackbone
+from keras_ssm.models.rate import retarget_config, step_scale_for_rate
+from keras_ssm.models.task import SSMTask
+from keras_ssm.zoo.errors import PresetError
+from keras_ssm.zoo.registry import locate
+from keras_ssm.zoo.verify import CONFIG_FILE, WEIGHTS_FILE, check_config, check_files, read_metadata
+
+
+def describe(name_or_path):
+    """The metadata of a preset (its `metadata.json`, schema checked): task,
+    labels, input spec, test metrics, the command that reproduces them,
+    the files' sha256, parameter count and versions.
+
+    Args:
+        name_or_path: a bundled preset name, a preset folder or a URL of
+            one (see `preset_path`).
+
+    >>> from keras_ssm import zoo
+    >>> for name in zoo.list_presets():
+    ...     assert {"task", "labels", "input", "metrics"} <= set(zoo.describe(name))
+    """
+    folder, fix = locate(name_or_path)
+    return copy.deepcopy(read_metadata(folder, fix))
+
+
+def _verified_config(name_or_path):
+    """The preset's folder, metadata and checked config; every file's sha256
+    is checked first."""
+    folder, fix = locate(name_or_path)
+    metadata = read_metadata(folder, fix)
+    check_files(folder, metadata, fix)
+    path = folder / CONFIG_FILE
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = json.load(file)
+    except ValueError as error:
+        raise PresetError(f"{path} is not readable JSON ({error}). {fix}") from None
+    try:
+        cls = check_config(config, where=str(path))
+    except PresetError as error:
+        raise PresetError(f"{error} {fix}") from None
+    return folder, metadata, config, cls, fix
+
+
+def _build(folder, metadata, config, fix, sample_rate=None, compile=False):
+    if sample_rate is not None:
+        trained_rate = metadata["input"].get("sample_rate")
+        if trained_rate is None:
+            raise ValueError(
+                f"`sample_rate={sample_rate!r}` re-targets an audio preset, but the preset in {folder} "
+                "states no `input.sample_rate` in its metadata: load it without `sample_rate`."
+            )
+        config = retarget_config(config, step_scale_for_rate(trained_rate, sample_rate))
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as error:
+        raise PresetError(
+            f"Could not build the model of {folder / CONFIG_FILE}: {error}. The preset may need "
+            f"another keras-ssm version (it was saved with {metadata.get('versions', 'unknown versions')})."
+        ) from error
+    try:
+        model.load_weights(folder / WEIGHTS_FILE)
+    except Exception as error:
+        raise PresetError(
+            f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}. {fix}"
+        ) from error
+    if compile:
+        if not isinstance(model, SSMTask):
+            raise ValueError(
+                f"`compile=True` compiles a classifier for `evaluate`; the preset in {folder} holds "
+                f"a {type(model).__name__}."
+            )
+        model.compile(
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+        )
+    return model
+
+
+def load(name_or_path, sample_rate=None, compile=False):
+    """Loads a preset into a ready Keras model.
+
+    Every file's sha256 is checked against `metadata.json`, and the config's
+    classes against the registered keras_ssm ones, before anything is built
+    (`safe_mode=True`, no pickle); a preset that fails a check raises a
+    `PresetError` and builds nothing.
+
+    Args:
+        name_or_path: a bundled preset name (see `list_presets()`), a folder
+            holding `metadata.json`, or a `file://`, `http://` or `https://`
+            URL of one (downloaded once into `$KERAS_SSM_HOME`).
+        sample_rate: for an audio preset, the rate (Hz) of the input it will
+            get: the model runs with its steps scaled by
+            `metadata["input"]["sample_rate"] / sample_rate` (kept in its
+            config as the backbone's `step_scale`).
+        compile: if True, compile a classifier (logits out) with sparse
+            categorical cross-entropy and accuracy, ready for `evaluate`.
+
+    Example:
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from keras_ssm import zoo
+    >>> from keras_ssm.models import SSMBackbone, SSMClassifier
+    >>> model = SSMClassifier(SSMBackbone("s4d", depth=1, width=8, input_dim=1,
+    ...                                   layer_kwargs={"state_dim": 4}), num_classes=2)
+    >>> folder = zoo.save_preset(model, tempfile.mkdtemp() + "/tiny", {
+    ...     "task": "audio-classification", "labels": ["no", "yes"],
+    ...     "input": {"shape": [None, 1], "dtype": "float32", "sample_rate": 8000},
+    ...     "metrics": {}, "evaluate": "none: an untrained example"})
+    >>> x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 1)).astype("float32")
+    >>> bool(np.allclose(zoo.load(folder)(x), model(x), atol=1e-6))
+    True
+    >>> zoo.load(folder, sample_rate=16000).backbone.step_scale
+    0.5
+    """
+    folder, metadata, config, _, fix = _verified_config(name_or_path)
+    return _build(folder, metadata, config, fix, sample_rate=sample_rate, compile=compile)
+
+
+def from_preset(cls, name_or_path, **kwargs):
+    """A preset loaded as a `cls` (`SSMBackbone`, `SSMClassifier`, ...): the
+    `classmethod` `from_preset` of the keras_ssm models calls this.
+
+    The class the config builds is checked before anything is built: it
+    must be `cls` or a subclass; for `SSMBackbone` (or a subclass), a task
+    preset gives its `.backbone`. `kwargs` go to `load`.
+
+    >>> from keras_ssm import zoo
+    >>> from keras_ssm.models import SSMBackbone
+    >>> for name in zoo.list_presets():
+    ...     assert isinstance(zoo.from_preset(SSMBackbone, name), SSMBackbone)
+    """
+    folder, metadata, config, stored, fix = _verified_config(name_or_path)
+    if issubclass(stored, cls):
+        return _build(folder, metadata, config, fix, **kwargs)
+    if issubclass(cls, SSMBackbone) and issubclass(stored, SSMTask):
+        backbone_class = check_config(config["config"].get("backbone"), where=str(folder / CONFIG_FILE))
+        if issubclass(backbone_class, cls):
+            if kwargs.get("compile"):
+                raise ValueError("`compile=True` compiles a classifier; a backbone is not compiled.")
+            return _build(folder, metadata, config, fix, **kwargs).backbone
+    raise PresetError(
+        f"The preset {name_or_path!r} holds a {stored.__name__}, not a {cls.__name__}: load it "
+        f"with {stored.__name__}.from_preset(...) or keras_ssm.zoo.load(...)."
+    )
