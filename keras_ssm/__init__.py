@@ -3,7 +3,8 @@
 Layers: `DSSLayer`, `S4DLayer`, `S5Layer` (and the residual `SSMBlock`);
 models: `SSMBackbone`, `SSMClassifier`, `SSMRetrievalClassifier`;
 modules: `ops` (the hot operations), `hippo` (initialisations), `simulate`
-(float64 reference recurrence), `training` (the papers' optimizer groups).
+(float64 reference recurrence), `training` (the papers' optimizer groups),
+`zoo` (trained presets: `zoo.load(name)`).
 """
 
 from keras_ssm import hippo
@@ -11,6 +12,7 @@ from keras_ssm import models
 from keras_ssm import ops
 from keras_ssm import simulate
 from keras_ssm import training
+from keras_ssm import zoo
 from keras_ssm.layers.block import SSMBlock
 from keras_ssm.layers.dss import DSSLayer
 from keras_ssm.layers.s4d import S4DLayer

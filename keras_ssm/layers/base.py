@@ -287,6 +287,30 @@ class KernelSSMLayer(SSMLayer):
     def _streaming_length(self):
         return None
 
+    def chunk(self, inputs, state, mask=None, step_scale=1.0):
+        """The full pass over a chunk `(batch, C, H)` that starts from `state`
+        `(batch, H, N)` (from `get_initial_state` or the previous chunk):
+        returns `(outputs, new_state)`, so that a stream fed chunk by chunk
+        equals the full pass over it. With `x_0` the state and `u` the chunk,
+
+            y_k = (K * u)_k + Re Σ_n C_n Λ̄_n^{k+1} x_{0,n} + D u_k,
+            x_C = Λ̄^C x_0 + Σ_j Λ̄^{C−1−j} B̄ u_j.
+        """
+        self._check_streaming()
+        u, keep = self._prepare(inputs, mask, step_scale)
+        length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]
+        log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
+        kernel = ssm_ops.vandermonde(log_z, system["C"] * b_scale * system["B"], length)
+        mixed = ssm_ops.fft_conv(u, kernel, None)
+        k = ops.cast(ops.arange(length), "complex64")
+        powers = ops.exp(log_z[..., None] * (k + 1.0))  # (H, N, C): Λ̄^{k+1}
+        from_state = ops.real(ops.einsum("bhn,hnk->bkh", state * system["C"], powers))
+        # Λ̄^{C−1−j} is powers[..., C−2−j] for j < C−1, and 1 for the last input.
+        decays = ops.concatenate([ops.flip(powers[..., :-1], axis=-1), ops.ones_like(powers[..., :1])], axis=-1)
+        injected = ops.einsum("bjh,hnj->bhn", ops.cast(u, "complex64"), decays) * (b_scale * system["B"])
+        new_state = powers[..., -1] * state + injected
+        return self._finish(mixed + from_state, u, keep), new_state
+
     def step(self, inputs_t, state, step_scale=1.0):
         """One step of the recurrence: `x_k = Λ̄ x_{k−1} + B̄ u_k`,
         `y_k = Re(C x_k) + D u_k`.

@@ -125,10 +125,27 @@ class SSMBlock(keras.layers.Layer):
         return self.norm(x)
 
     def call(self, inputs, mask=None, training=None, **layer_kwargs):
+        return self._residual(inputs, mask, training, lambda x: self.layer(x, mask=mask, **layer_kwargs))
+
+    def _residual(self, inputs, mask, training, mix):
         x = self._normalize(inputs, mask, training) if self.prenorm else inputs
-        y = self._activate(self.layer(x, mask=mask, **layer_kwargs), training)
+        y = self._activate(mix(x), training)
         out = inputs + y
         return out if self.prenorm else self._normalize(out, mask, training)
+
+    def chunk(self, inputs, state, mask=None, **layer_kwargs):
+        """The block over a chunk `(batch, C, H)` from the SSM's `state`
+        (inference mode): `(outputs, new_state)`, equal to the full pass when
+        a stream is fed chunk by chunk (see the layer's `chunk`)."""
+        new_state = []
+
+        def mix(x):
+            y, state_out = self.layer.chunk(x, state, mask=mask, **layer_kwargs)
+            new_state.append(state_out)
+            return y
+
+        outputs = self._residual(ops.convert_to_tensor(inputs), mask, False, mix)
+        return outputs, new_state[0]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

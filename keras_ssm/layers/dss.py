@@ -209,6 +209,17 @@ class DSSLayer(KernelSSMLayer):
             self._stream_length = int(length)
         return super().get_initial_state(batch_size)
 
+    def chunk(self, inputs, state, mask=None, step_scale=1.0):
+        if self.variant == "softmax":
+            raise ValueError(
+                "DSS-softmax's kernel depends on the whole sequence's length: it streams "
+                "step by step (`get_initial_state(batch_size, length=L)`, then `step`), not "
+                "by chunks. Use variant='exp' for chunked streaming."
+            )
+        return super().chunk(inputs, state, mask=mask, step_scale=step_scale)
+
+    chunk.__doc__ = KernelSSMLayer.chunk.__doc__
+
     def _streaming_length(self):
         if self.variant == "softmax" and self._stream_length is None:
             raise ValueError(

@@ -23,6 +23,8 @@ class PaddingMask(keras.layers.Layer):
     def __init__(self, factors=(), **kwargs):
         super().__init__(**kwargs)
         self.factors = [int(f) for f in factors]
+        # It reads the mask as an argument and returns it as its output.
+        self.supports_masking = True
 
     def call(self, inputs, mask=None):
         if "int" in keras.backend.standardize_dtype(inputs.dtype):
@@ -41,6 +43,9 @@ class PaddingMask(keras.layers.Layer):
         for factor in self.factors:
             length = None if length is None else -(-length // factor)
         return keras.KerasTensor((inputs.shape[0], length), dtype="bool")
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def get_config(self):
         config = super().get_config()

@@ -249,6 +249,13 @@ class S5Layer(SSMLayer):
         """The zero state `(batch_size, P')` complex64 for `step` / `initial_state`."""
         return ops.zeros((batch_size, self._modes()), "complex64")
 
+    def chunk(self, inputs, state, mask=None, step_scale=1.0):
+        """The full pass over a chunk `(batch, C, H)` from `state` `(batch, P')`:
+        returns `(outputs, new_state)`; a stream fed chunk by chunk equals the
+        full pass over it."""
+        self._check_streaming()
+        return self(inputs, mask=mask, step_scale=step_scale, initial_state=state, return_state=True)
+
     def step(self, inputs_t, state, step_scale=1.0, timesteps_t=None):
         """One step `x_k = Λ̄ x_{k−1} + B̄ u_k`, `y_k = Re(C̃ x_k) + D u_k`.
 

@@ -195,6 +195,42 @@ class SSMBackbone(keras.Model):
             mask_t = ops.ones((ops.shape(x)[0],), "bool")
         return self._advance(x, ops.cast(mask_t, "bool"), state, 0, 0, commit=True)
 
+    def chunk(self, inputs, state, mask=None, final=False):
+        """The full pass over a chunk of the stream, from `state`: `(batch, C)`
+        token ids or `(batch, C, input_dim)` features, optional `(batch, C)`
+        `mask`. Returns `(outputs, output_mask, new_state)`, outputs
+        `(batch, C / stride, width)`: fed chunk by chunk, a stream gives the
+        outputs of the full pass over it. `C` must be a multiple of `stride`
+        except for a `final` chunk (its partial frames close the stream;
+        `new_state` is then None). Needs causal layers.
+        """
+        if not final and any(f["phase"] for f in state["frames"]):
+            raise ValueError("`chunk` continues a stream at a frame boundary: this state has "
+                             "partial frames from `step`; call `finish` or keep stepping.")
+        length = inputs.shape[1]
+        if not final and length is not None and length % self.stride:
+            raise ValueError(
+                f"A chunk's length ({length}) must be a multiple of the backbone's stride "
+                f"({self.stride}, the product of `pool`) except for the `final` chunk."
+            )
+        if self.vocab_size is not None:
+            valid = ops.not_equal(inputs, 0)
+            mask = valid if mask is None else ops.logical_and(valid, mask)
+        x = self.encoder(inputs)
+        blocks = []
+        for i, block in enumerate(self.blocks):
+            x, block_state = block.chunk(x, state["blocks"][i], mask=mask, step_scale=self.step_scale)
+            blocks.append(block_state)
+            if self.pool[i] > 1:
+                x, mask = self.downsamplers[len(self._stage_blocks_before(i))](x, mask=mask)
+        if mask is None:
+            mask = ops.ones(ops.shape(x)[:2], "bool")
+        new_state = None if final else {"blocks": blocks, "frames": state["frames"]}
+        return x, mask, new_state
+
+    def _stage_blocks_before(self, i):
+        return [j for j in range(i) if self.pool[j] > 1]
+
     def finish(self, state):
         """The output frame a full pass would add for the steps streamed since
         the last complete one (its partial frames), or `(None, None, state)`.
@@ -257,3 +293,10 @@ class SSMBackbone(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Loads a backbone preset, or the backbone of a task preset (`keras_ssm.zoo`)."""
+        from keras_ssm.zoo import from_preset
+
+        return from_preset(cls, preset, **kwargs)

@@ -99,6 +99,23 @@ class SSMClassifier(SSMTask):
         new_state = {"backbone": backbone_state, "sum": total, "count": count, "last": last}
         return self._logits(total, count, last), new_state
 
+    def chunk(self, inputs, state, mask=None, final=False):
+        """A chunk of the stream (see `SSMBackbone.chunk`): returns `(logits of
+        the whole prefix, new_state)`, equal to the full pass over it; after
+        a `final` chunk (any length) the stream is closed."""
+        features, valid, backbone_state = self.backbone.chunk(inputs, state["backbone"], mask=mask, final=final)
+        keep = ops.cast(valid, "float32")[..., None]
+        features = ops.cast(features, "float32")
+        total = state["sum"] + ops.sum(features * keep, axis=1)
+        count = state["count"] + ops.sum(keep, axis=1)
+        if ops.shape(features)[1]:
+            last_in_chunk = SequencePooling("last")(features, mask=valid)
+            last = ops.where(ops.any(valid, axis=1)[:, None], last_in_chunk, state["last"])
+        else:
+            last = state["last"]
+        new_state = {"backbone": backbone_state, "sum": total, "count": count, "last": last}
+        return self._logits(total, count, last), new_state
+
     def finish(self, state):
         """The logits of everything streamed so far (the full pass over it),
         flushing the backbone's partial frames; `state` is unchanged."""

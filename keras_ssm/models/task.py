@@ -27,3 +27,10 @@ class SSMTask(keras.Model):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Loads a preset (`keras_ssm.zoo`) holding a model of this class."""
+        from keras_ssm.zoo import from_preset
+
+        return from_preset(cls, preset, **kwargs)

@@ -20,7 +20,7 @@ import urllib.request
 
 from keras_ssm.zoo.errors import PresetError
 from keras_ssm.zoo.registry import cache_home
-from keras_ssm.zoo.verify import METADATA_FILE, check_files, check_metadata
+from keras_ssm.zoo.verify import CONFIG_FILE, METADATA_FILE, check_config, check_files, check_metadata
 
 TIMEOUT_S = 60
 # metadata.json is read into memory before its size is known; real ones are a few kB.
@@ -72,13 +72,14 @@ def _fetch(url, name, path, expected=None, limit=None):
     except urllib.error.HTTPError as error:
         raise PresetError(
             f"Could not download the preset file {name!r} from {url}: HTTP {error.code} {error.reason}. "
-            f"Check that the URL is a preset folder holding {METADATA_FILE} and every file it lists."
+            f"Check that the URL is a preset folder holding {METADATA_FILE} and every file it lists, "
+            "then load it again. Nothing was kept in the cache."
         ) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         reason = getattr(error, "reason", error)
         raise PresetError(
             f"Could not download the preset file {name!r} from {url}: {reason}. Check the URL and the "
-            "network, then load it again."
+            "network, then load it again. Nothing was kept in the cache."
         ) from None
     if expected is not None and digest.hexdigest() != expected:
         raise PresetError(
@@ -107,15 +108,34 @@ def _download_into(base, temp):
         with open(metadata_path, encoding="utf-8") as file:
             metadata = json.load(file)
     except ValueError as error:
-        raise PresetError(f"{METADATA_FILE} at {base} is not JSON ({error}): is the URL a preset folder?") from None
+        raise PresetError(
+            f"{METADATA_FILE} at {base} is not JSON ({error}): is the URL a preset folder? Nothing was "
+            "kept in the cache."
+        ) from None
+    broken = (
+        f"The preset at {base} is broken: ask its publisher to save it again with "
+        "keras_ssm.zoo.save_preset. Nothing was kept in the cache."
+    )
     # Names are checked before any of them is fetched or written.
-    check_metadata(metadata, where=f"{METADATA_FILE} at {base}")
+    try:
+        check_metadata(metadata, where=f"{METADATA_FILE} at {base}")
+    except PresetError as error:
+        raise PresetError(f"{error} {broken}") from None
     for name, expected in metadata["files"].items():
         destination = temp.joinpath(*name.split("/"))
         destination.parent.mkdir(parents=True, exist_ok=True)
         part = destination.with_name(destination.name + ".part")
         _fetch(_file_url(base, name), name, part, expected=expected)
         os.replace(part, destination)
+    # The cache keeps only presets that load: a config naming a foreign class is refused here.
+    try:
+        with open(temp / CONFIG_FILE, encoding="utf-8") as file:
+            config = json.load(file)
+        check_config(config, where=f"{CONFIG_FILE} at {base}")
+    except PresetError as error:
+        raise PresetError(f"{error} {broken}") from None
+    except ValueError as error:
+        raise PresetError(f"{CONFIG_FILE} at {base} is not JSON ({error}). {broken}") from None
 
 
 def download_preset(url):
@@ -130,17 +150,25 @@ def download_preset(url):
     downloaded anew.
 
     Raises:
-        PresetError: the download or a check failed; nothing is left in
-            the cache.
+        PresetError: the download or a check failed; nothing of it is
+            left in the cache.
     """
     base = _base_url(url)
     folder = cache_folder(url)
-    if folder.is_dir() and _verified(folder):
+    cached = folder.exists()
+    if cached and _verified(folder):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     temp = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.download-", dir=folder.parent))
     try:
-        _download_into(base, temp)
+        try:
+            _download_into(base, temp)
+        except PresetError as error:
+            if cached:
+                raise PresetError(
+                    f"{error} The copy already in the cache, {folder}, is damaged too: delete it."
+                ) from None
+            raise
         if folder.exists():
             # A damaged copy (it failed `_verified`), or one another process has just completed.
             if _verified(folder):

@@ -1,6 +1,5 @@
 """Loading a preset: verified first, built second."""
 
-import copy
 import json
 
 import keras
@@ -27,7 +26,7 @@ def describe(name_or_path):
     ...     assert {"task", "labels", "input", "metrics"} <= set(zoo.describe(name))
     """
     folder, fix = locate(name_or_path)
-    return copy.deepcopy(read_metadata(folder, fix))
+    return read_metadata(folder, fix)
 
 
 def _verified_config(name_or_path):
@@ -49,7 +48,13 @@ def _verified_config(name_or_path):
     return folder, metadata, config, cls, fix
 
 
-def _build(folder, metadata, config, fix, sample_rate=None, compile=False):
+def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=False):
+    # Arguments are checked before anything is built.
+    if compile and not issubclass(stored, SSMTask):
+        raise ValueError(
+            f"`compile=True` compiles a classifier for `evaluate`; the preset in {folder} holds "
+            f"a {stored.__name__}."
+        )
     if sample_rate is not None:
         trained_rate = metadata["input"].get("sample_rate")
         if trained_rate is None:
@@ -72,11 +77,6 @@ def _build(folder, metadata, config, fix, sample_rate=None, compile=False):
             f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}. {fix}"
         ) from error
     if compile:
-        if not isinstance(model, SSMTask):
-            raise ValueError(
-                f"`compile=True` compiles a classifier for `evaluate`; the preset in {folder} holds "
-                f"a {type(model).__name__}."
-            )
         model.compile(
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
         )
@@ -114,13 +114,15 @@ def load(name_or_path, sample_rate=None, compile=False):
     ...     "input": {"shape": [None, 1], "dtype": "float32", "sample_rate": 8000},
     ...     "metrics": {}, "evaluate": "none: an untrained example"})
     >>> x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 1)).astype("float32")
-    >>> bool(np.allclose(zoo.load(folder)(x), model(x), atol=1e-6))
+    >>> loaded = zoo.load(folder)
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(loaded(x)),
+    ...                  keras.ops.convert_to_numpy(model(x)), atol=1e-6))
     True
     >>> zoo.load(folder, sample_rate=16000).backbone.step_scale
     0.5
     """
-    folder, metadata, config, _, fix = _verified_config(name_or_path)
-    return _build(folder, metadata, config, fix, sample_rate=sample_rate, compile=compile)
+    folder, metadata, config, stored, fix = _verified_config(name_or_path)
+    return _build(folder, metadata, config, stored, fix, sample_rate=sample_rate, compile=compile)
 
 
 def from_preset(cls, name_or_path, **kwargs):
@@ -131,20 +133,29 @@ def from_preset(cls, name_or_path, **kwargs):
     must be `cls` or a subclass; for `SSMBackbone` (or a subclass), a task
     preset gives its `.backbone`. `kwargs` go to `load`.
 
+    >>> import tempfile
     >>> from keras_ssm import zoo
-    >>> from keras_ssm.models import SSMBackbone
-    >>> for name in zoo.list_presets():
-    ...     assert isinstance(zoo.from_preset(SSMBackbone, name), SSMBackbone)
+    >>> from keras_ssm.models import SSMBackbone, SSMClassifier
+    >>> model = SSMClassifier(SSMBackbone("dss", depth=1, width=8, input_dim=1,
+    ...                                   layer_kwargs={"state_dim": 4}), num_classes=2)
+    >>> folder = zoo.save_preset(model, tempfile.mkdtemp() + "/tiny", {
+    ...     "task": "audio-classification", "labels": ["no", "yes"],
+    ...     "input": {"shape": [None, 1], "dtype": "float32"},
+    ...     "metrics": {}, "evaluate": "none: an untrained example"})
+    >>> type(SSMBackbone.from_preset(folder)).__name__  # the classifier's backbone
+    'SSMBackbone'
+    >>> SSMBackbone.from_preset(folder).count_params() == model.backbone.count_params()
+    True
     """
     folder, metadata, config, stored, fix = _verified_config(name_or_path)
     if issubclass(stored, cls):
-        return _build(folder, metadata, config, fix, **kwargs)
+        return _build(folder, metadata, config, stored, fix, **kwargs)
     if issubclass(cls, SSMBackbone) and issubclass(stored, SSMTask):
         backbone_class = check_config(config["config"].get("backbone"), where=str(folder / CONFIG_FILE))
         if issubclass(backbone_class, cls):
             if kwargs.get("compile"):
                 raise ValueError("`compile=True` compiles a classifier; a backbone is not compiled.")
-            return _build(folder, metadata, config, fix, **kwargs).backbone
+            return _build(folder, metadata, config, stored, fix, **kwargs).backbone
     raise PresetError(
         f"The preset {name_or_path!r} holds a {stored.__name__}, not a {cls.__name__}: load it "
         f"with {stored.__name__}.from_preset(...) or keras_ssm.zoo.load(...)."
