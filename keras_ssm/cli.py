@@ -8,6 +8,8 @@ Commands:
     evaluate   evaluate a trained model on a recipe's data.
     tune       search the recipe's `tune` section with keras-tuner; write the
                best recipe as JSON.
+    zoo        list, describe, evaluate and stream the pretrained presets
+               (`keras_ssm/cli_zoo.py`).
 """
 
 import argparse
@@ -19,6 +21,7 @@ import keras
 import numpy as np
 
 import keras_ssm
+from keras_ssm import cli_zoo
 from keras_ssm.simulate import simulate
 
 DEMO_LAYERS = [
@@ -130,8 +133,11 @@ def train(args):
 def evaluate(args):
     from keras_ssm.training import recipe
 
-    result = recipe.evaluate(_recipe_with_distribution(args), args.model, split=args.split, verbose=args.verbose)
-    print(f"{args.split}: accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
+    result = recipe.evaluate(
+        _recipe_with_distribution(args), args.model, split=args.split, verbose=args.verbose, sample_rate=args.rate
+    )
+    at = f" at {args.rate} Hz (zero-shot)" if args.rate else ""
+    print(f"{args.split}{at}: accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
     return 0
 
 
@@ -181,6 +187,9 @@ def main(argv=None):
     eval_parser.add_argument("recipe", help="path of the recipe JSON file (for its data)")
     eval_parser.add_argument("--model", required=True, help="the .keras file, e.g. runs/NAME/best.keras")
     eval_parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    eval_parser.add_argument(
+        "--rate", type=int, help="audio tasks: evaluate at this sampling rate (Hz), the model re-targeted zero-shot"
+    )
     eval_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
     _add_distribution_flags(eval_parser)
     eval_parser.set_defaults(run=evaluate)
@@ -197,6 +206,8 @@ def main(argv=None):
     tune_parser.add_argument("--out", help="where to write the best recipe (default RECIPE.best.json)")
     tune_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
     tune_parser.set_defaults(run=tune)
+
+    cli_zoo.add_parser(commands)
 
     args = parser.parse_args(argv)
     try:

@@ -25,6 +25,10 @@ decay per step) and the number of epochs:
 logs metrics per epoch (`metrics.csv`), and writes `summary.json` with the
 test accuracy of the best-validation checkpoint.
 
+An optional `"warm_start"` (the `.keras` file of an earlier run, e.g. its
+`best.keras`) starts a new run from those weights: a second schedule that
+continues a training whose first one has ended.
+
 An optional `"distribution"` trains on several devices with
 `keras.distribution` (JAX backend only; see
 `keras_ssm.training.distribution`): `{"type": "data_parallel"}` or
@@ -62,6 +66,7 @@ TOP_FIELDS = {
     "optimizer": (dict, False, {}),
     "tune": (dict, False, {}),
     "distribution": (dict, False, None),
+    "warm_start": (str, False, None),
 }
 MODEL_FIELDS = {
     "layer": (str, True, None),
@@ -110,6 +115,9 @@ def _check_section(section, fields, prefix):
             checked[key] = copy.deepcopy(default)
             continue
         value = section[key]
+        if value is None and default is None and not required:  # null: as when absent
+            checked[key] = None
+            continue
         # bool is an int in Python: refuse True where a number is expected.
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
             raise ValueError(
@@ -184,6 +192,14 @@ def parse_recipe(recipe):
     if base is not None and isinstance(data.get("path"), str):
         data["path"] = os.path.join(base, data["path"])
     checked["data"] = _check_data(data)
+    if checked["warm_start"] is not None:
+        if base is not None:
+            checked["warm_start"] = os.path.join(base, checked["warm_start"])
+        if not os.path.isfile(checked["warm_start"]):
+            raise ValueError(
+                f"Recipe field `warm_start`: no file at {checked['warm_start']!r} (expected the "
+                "`.keras` model of an earlier run, e.g. runs/NAME/best.keras)."
+            )
     checked["model"] = _check_section(checked["model"], MODEL_FIELDS, "model.")
     checked["optimizer"] = _check_section(checked["optimizer"], OPTIMIZER_FIELDS, "optimizer.")
     if checked["distribution"] is not None:
@@ -240,6 +256,8 @@ def compile_model(model, recipe, steps_per_epoch):
 
 
 def _steps(dataset):
+    if dataset is None:
+        raise ValueError("The recipe's data has no training split (`data.path` holds a test split only).")
     steps = int(dataset.cardinality()) if hasattr(dataset, "cardinality") else len(dataset)
     if steps < 0:
         raise ValueError("The training set must have a known number of batches.")
@@ -307,6 +325,9 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
     keras.utils.set_random_seed(recipe["seed"])
     data = load_data(recipe)
     model = build_model(recipe, data)
+    if recipe["warm_start"] is not None:
+        # A new run (schedule from its start) from the weights of an earlier one.
+        model.set_weights(keras.saving.load_model(recipe["warm_start"], safe_mode=True).get_weights())
     compile_model(model, recipe, _steps(data.train))
     best_path = os.path.join(out_dir, "best.keras")
     backup_dir, metrics_path = os.path.join(out_dir, "backup"), os.path.join(out_dir, "metrics.csv")
@@ -365,19 +386,38 @@ def _read_metrics(path):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def evaluate(recipe, model_path, split="test", verbose=1):
+def evaluate(recipe, model_path, split="test", verbose=1, sample_rate=None):
     """Evaluates a saved `.keras` model on a split of the recipe's data.
 
-    Returns `{"loss": ..., "accuracy": ..., "split": ...}`.
+    `sample_rate` (audio tasks): read the data at that rate and run the model
+    zero-shot there, its steps scaled by `trained rate / sample_rate`
+    (`keras_ssm.models.rate.retarget`), the trained rate being the recipe's
+    `data.sample_rate` (or its loader's default).
+
+    Returns `{"loss": ..., "accuracy": ..., "split": ..., "sample_rate": ...}`.
     """
+    from keras_ssm.models.rate import retarget, step_scale_for_rate
+
     recipe = parse_recipe(recipe)
     if split not in ("train", "validation", "test"):
         raise ValueError(f"`split` must be one of ['train', 'validation', 'test'], got {split!r}.")
     if not os.path.isfile(model_path):
         raise ValueError(f"`model`: no file at {model_path!r} (expected a .keras file from `train`).")
+    trained_rate = None
+    if sample_rate is not None:
+        _, presets = _loader(recipe["data"]["task"])
+        options = {**_loader_defaults(recipe["data"]["task"]), **presets, **recipe["data"]}
+        if "sample_rate" not in options:
+            raise ValueError(f"`sample_rate`: the task {recipe['data']['task']!r} is not audio.")
+        trained_rate = options["sample_rate"]
+        recipe = copy.deepcopy(recipe)
+        recipe["data"]["sample_rate"] = sample_rate
     distribution = make_distribution(recipe)
     with distribution.scope() if distribution else contextlib.nullcontext():
         data = load_data(recipe)
         model = keras.saving.load_model(model_path, safe_mode=True)
+        if sample_rate is not None:
+            model = retarget(model, step_scale_for_rate(trained_rate, sample_rate))
+            model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         loss, accuracy = model.evaluate(data[split], verbose=verbose)
-    return {"split": split, "loss": float(loss), "accuracy": float(accuracy)}
+    return {"split": split, "loss": float(loss), "accuracy": float(accuracy), "sample_rate": sample_rate}

@@ -1,0 +1,150 @@
+"""`python -m keras_ssm zoo ...`: the pretrained presets from the command line.
+
+    zoo list                                   the bundled presets, one line each
+    zoo describe NAME                          a preset's metadata
+    zoo evaluate NAME... --data DIR [--rate HZ ...]
+                                               accuracy on the test split, beside the metadata's
+    zoo stream NAME --wav FILE [--chunk-ms MS] the running prediction over a wav file, chunk by chunk
+"""
+
+import json
+import os
+
+METRIC = "accuracy"
+
+
+def _metric_key(metadata, rate):
+    """The metadata metric for `rate`: `accuracy` at the preset's own rate,
+    `accuracy_<rate>hz` at another."""
+    own = metadata["input"].get("sample_rate")
+    return METRIC if rate is None or rate == own else f"{METRIC}_{rate}hz"
+
+
+def _layer(metadata):
+    return metadata.get("architecture", {}).get("layer", "?")
+
+
+def list_command(args):
+    from keras_ssm import zoo
+
+    rows = [("name", "task", "layer", "params", "accuracy", "data")]
+    for name in zoo.list_presets():
+        meta = zoo.describe(name)
+        accuracy = meta["metrics"].get(METRIC)
+        rows.append((
+            name, meta["task"], _layer(meta), f"{meta.get('parameters', 0):,}",
+            "-" if accuracy is None else f"{100 * accuracy:.1f} %", meta.get("data", {}).get("name", "?"),
+        ))
+    if len(rows) == 1:
+        print("No bundled presets.")
+        return 0
+    _print_table(rows)
+    return 0
+
+
+def _print_table(rows):
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for k, row in enumerate(rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if k == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def describe_command(args):
+    from keras_ssm import zoo
+
+    print(json.dumps(zoo.describe(args.name), indent=2))
+    return 0
+
+
+def evaluate_command(args):
+    from keras_ssm import zoo
+    from keras_ssm.zoo.evaluation import evaluate_preset
+
+    names = zoo.list_presets() if args.all else args.names
+    if not names:
+        raise ValueError("Name at least one preset, or pass --all.")
+    rows = [("preset", "layer", "rate Hz", "accuracy", "correct", "metadata", "same")]
+    mismatches = 0
+    for name in names:
+        meta = zoo.describe(name)
+        for rate in args.rate or [None]:
+            result = evaluate_preset(name, args.data, sample_rate=rate, split=args.split, verbose=args.verbose)
+            stated = meta["metrics"].get(_metric_key(meta, rate)) if args.split == "test" else None
+            same = "-" if stated is None else ("yes" if abs(stated - result["accuracy"]) < 1e-6 else "NO")
+            mismatches += same == "NO"
+            rows.append((
+                name, _layer(meta), result["sample_rate"] or "-", f"{100 * result['accuracy']:.2f} %",
+                f"{result['correct']}/{result['examples']}",
+                "-" if stated is None else f"{100 * stated:.2f} %", same,
+            ))
+    print()
+    _print_table(rows)
+    return 1 if mismatches else 0
+
+
+def stream_command(args):
+    import numpy as np
+
+    from keras_ssm import zoo
+    from keras_ssm.data.speech import read_wav
+    from keras_ssm.models.streaming import ClassifierStream
+
+    if not os.path.isfile(args.wav):
+        raise ValueError(f"--wav: no file at {args.wav!r} (expected a 16-bit PCM wav file).")
+    samples, rate = read_wav(args.wav)
+    meta = zoo.describe(args.name)
+    own = meta["input"].get("sample_rate")
+    if own is None:
+        raise ValueError(f"{args.name} does not take audio (its metadata states no input.sample_rate).")
+    model = zoo.load(args.name, sample_rate=rate)
+    stride = model.backbone.stride
+    chunk = max(stride, int(round(rate * args.chunk_ms / 1000 / stride)) * stride)
+    audio = (samples.astype("float32") / 32768.0)[None, :, None]
+    labels = meta["labels"]
+    note = "" if rate == own else f" (trained at {own} Hz: run zero-shot at {rate} Hz)"
+    print(f"{args.name}: {os.path.basename(args.wav)}, {len(samples) / rate:.2f} s at {rate} Hz{note}; "
+          f"chunks of {chunk} samples ({1000 * chunk / rate:.0f} ms)")
+    stream = ClassifierStream(model, chunk)
+    full = len(samples) // chunk * chunk
+
+    def show(at, logits, final=False):
+        p = np.exp(logits[0] - logits[0].max())
+        p /= p.sum()
+        top = int(np.argmax(p))
+        print(f"  {at / rate:6.2f} s  {'final' if final else 'so far':>6}: {labels[top]!r:>10} ({100 * p[top]:5.1f} %)")
+
+    for start in range(0, full, chunk):
+        show(start + chunk, stream(audio[:, start : start + chunk]))
+    show(len(samples), stream.finish(audio[:, full:]), final=True)
+    print(f"real-time factor: {stream.samples / rate / max(stream.seconds, 1e-9):.1f}x "
+          f"({stream.samples / rate:.2f} s of audio in {stream.seconds:.3f} s of compute, "
+          f"first chunk's compilation included)")
+    return 0
+
+
+def add_parser(commands):
+    zoo_parser = commands.add_parser("zoo", help="list, describe, evaluate and stream pretrained presets")
+    sub = zoo_parser.add_subparsers(dest="zoo_command", required=True)
+    sub.add_parser("list", help="the bundled presets").set_defaults(run=list_command)
+    describe = sub.add_parser("describe", help="a preset's metadata (JSON)")
+    describe.add_argument("name", help="preset name, folder or URL")
+    describe.set_defaults(run=describe_command)
+    evaluate = sub.add_parser(
+        "evaluate", help="accuracy on a split, beside the metadata's figure",
+        description="Evaluate presets on their task's data (the loader their metadata names), at "
+        "their own sampling rate or zero-shot at others (--rate, repeatable). Exits 1 if a test "
+        "accuracy differs from the one the metadata states.",
+    )
+    evaluate.add_argument("names", nargs="*", help="preset names, folders or URLs")
+    evaluate.add_argument("--all", action="store_true", help="every bundled preset")
+    evaluate.add_argument("--data", required=True, help="the data folder, e.g. examples/data/fsdd_test")
+    evaluate.add_argument("--rate", type=int, action="append", help="audio rate in Hz (repeatable)")
+    evaluate.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    evaluate.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
+    evaluate.set_defaults(run=evaluate_command)
+    stream = sub.add_parser("stream", help="stream a wav file through a preset, chunk by chunk")
+    stream.add_argument("name", help="preset name, folder or URL (a causal audio classifier)")
+    stream.add_argument("--wav", required=True, help="16-bit PCM wav; another rate than the preset's runs zero-shot")
+    stream.add_argument("--chunk-ms", type=float, default=100.0, help="chunk length in ms (default 100)")
+    stream.set_defaults(run=stream_command)

@@ -1,0 +1,99 @@
+"""Recipes with audio models: pooling, warm starts, zero-shot evaluation at another rate."""
+
+import json
+import os
+import wave
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ssm.models.rate import retarget
+from keras_ssm.training import recipe
+
+
+def write_fsdd(folder, length=400):
+    """A tiny FSDD `recordings/` folder: a tone per digit, repetitions 0-12
+    (test 0-4, validation 5-9, train 10-12)."""
+    root = os.path.join(folder, "recordings")
+    os.makedirs(root)
+    rng = np.random.default_rng(0)
+    t = np.arange(length) / 8000
+    for digit in range(3):
+        for index in range(13):
+            tone = 0.3 * np.sin(2 * np.pi * (300 + 400 * digit) * t) + 0.01 * rng.standard_normal(length)
+            with wave.open(os.path.join(root, f"{digit}_spk_{index}.wav"), "wb") as f:
+                f.setnchannels(1)
+                f.setsampwidth(2)
+                f.setframerate(8000)
+                f.writeframes((tone * 32767).astype("<i2").tobytes())
+    return folder
+
+
+def audio_recipe(data_dir, **extra):
+    return {
+        "name": "tiny-fsdd",
+        "epochs": 1,
+        "data": {"task": "fsdd", "path": data_dir, "batch_size": 4, "return_mask": True},
+        "model": {"layer": "s5", "depth": 2, "width": 8, "layer_kwargs": {"state_dim": 4}, "pool": [4, 1]},
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fsdd")
+    data_dir = write_fsdd(str(folder / "data"))
+    out = str(folder / "run")
+    summary = recipe.train(audio_recipe(data_dir), out, verbose=0)
+    return data_dir, out, summary
+
+
+def test_pooled_audio_recipe_trains_and_round_trips(trained):
+    data_dir, out, summary = trained
+    assert summary["epochs"] == 1 and 0 <= summary["test_accuracy"] <= 1
+    with open(os.path.join(out, "recipe.json"), encoding="utf-8") as f:
+        written = json.load(f)
+    assert written["model"]["pool"] == [4, 1]
+    recipe.parse_recipe(written)  # nulls (warm_start, distribution) parse as absent
+    model = keras.saving.load_model(os.path.join(out, "best.keras"), safe_mode=True)
+    assert model.backbone.pool == [4, 1]
+
+
+def test_warm_start_begins_from_the_earlier_weights(trained, tmp_path):
+    data_dir, out, _ = trained
+    best = os.path.join(out, "best.keras")
+    spec = audio_recipe(data_dir, warm_start=best, optimizer={"lr": 1e-9, "ssm_lr": 1e-9})
+    summary = recipe.train(spec, str(tmp_path / "second"), verbose=0)
+    assert summary["epochs"] == 1
+    before = keras.saving.load_model(best, safe_mode=True)
+    after = keras.saving.load_model(str(tmp_path / "second" / "best.keras"), safe_mode=True)
+    # A learning rate of 1e-9 leaves the trained weights where the warm start
+    # put them (BatchNorm's moving statistics still move) ...
+    for a, b in zip(after.trainable_weights, before.trainable_weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-6)
+    # ... and far from a fresh initialisation.
+    parsed = recipe.parse_recipe(audio_recipe(data_dir))
+    fresh = recipe.build_model(parsed, recipe.load_data(parsed))
+    assert any(
+        np.abs(keras.ops.convert_to_numpy(a) - keras.ops.convert_to_numpy(b)).max() > 1e-3
+        for a, b in zip(fresh.trainable_weights, before.trainable_weights)
+    )
+    with pytest.raises(ValueError, match="warm_start"):
+        recipe.parse_recipe(audio_recipe(data_dir, warm_start=str(tmp_path / "missing.keras")))
+
+
+def test_evaluate_at_another_rate_runs_the_retargeted_model(trained):
+    data_dir, out, _ = trained
+    spec = audio_recipe(data_dir)
+    result = recipe.evaluate(spec, os.path.join(out, "best.keras"), verbose=0, sample_rate=4000)
+    from keras_ssm import data as data_lib
+
+    data = data_lib.load("fsdd", data_dir, batch_size=4, return_mask=True, sample_rate=4000)
+    model = retarget(keras.saving.load_model(os.path.join(out, "best.keras"), safe_mode=True), 2.0)
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    loss, accuracy = model.evaluate(data.test, verbose=0)
+    assert result["sample_rate"] == 4000
+    np.testing.assert_allclose([result["loss"], result["accuracy"]], [loss, accuracy], rtol=1e-5)
+    with pytest.raises(ValueError, match="sample_rate"):
+        recipe.evaluate(spec, os.path.join(out, "best.keras"), verbose=0, sample_rate=-5)
