@@ -49,23 +49,27 @@ def siso(params, u, step_scale=1.0):
 def mimo(params, u, step_scale=1.0, timesteps=None):
     """S5: `Lambda` (P,), `B` (P, H), `C` (H, P); the step at position k is
     `step * step_scale * timesteps[:, k]`. The backward scan includes the
-    current input and runs over the same elements."""
+    current input; going back from k + 1 to k, it spans `timesteps[:, k + 1]`
+    (1 after the last step) for both its `Λ̄` and `B̄`."""
     u = np.asarray(u, np.float64)
     batch, length, _ = u.shape
     lam = params["Lambda"].astype(np.complex128)
     timesteps = np.ones((batch, length)) if timesteps is None else np.asarray(timesteps, np.float64)
     step = np.asarray(params["step"], np.float64) * step_scale * timesteps[..., None]
     lam_bar, b_scale = _discretize(lam, step, params["discretization"])
-    bu = np.einsum("blh,ph->blp", u, params["B"].astype(np.complex128)) * b_scale
+    u_b = np.einsum("blh,ph->blp", u, params["B"].astype(np.complex128))
     y = u * params["D"]
     x = np.zeros((batch, lam.shape[0]), np.complex128)
     for k in range(length):
-        x = lam_bar[:, k] * x + bu[:, k]
+        x = lam_bar[:, k] * x + b_scale[:, k] * u_b[:, k]
         y[:, k] += np.real(x @ params["C"].T)
     if "C_backward" in params:
+        shifted = np.concatenate([timesteps[:, 1:], np.ones((batch, 1))], axis=1)
+        step = np.asarray(params["step"], np.float64) * step_scale * shifted[..., None]
+        lam_bar, b_scale = _discretize(lam, step, params["discretization"])
         x = np.zeros_like(x)
         for k in range(length - 1, -1, -1):
-            x = lam_bar[:, k] * x + bu[:, k]
+            x = lam_bar[:, k] * x + b_scale[:, k] * u_b[:, k]
             y[:, k] += np.real(x @ params["C_backward"].T)
     return y
 

@@ -1,12 +1,15 @@
 """DSS: diagonal state spaces (Gupta, Gu, Berant, NeurIPS 2022)."""
 
+import numbers
+
 import keras
 import numpy as np
 from keras import ops
 
 from keras_ssm import hippo
 from keras_ssm import ops as ssm_ops
-from keras_ssm.layers.base import KernelSSMLayer, check_choice, log_uniform, to_complex
+from keras_ssm.discretization import complex_expm1, discretize
+from keras_ssm.layers.base import KernelSSMLayer, check_choice, check_step_scale, log_uniform, to_complex
 
 VARIANTS = ("exp", "softmax")
 INITS = ("skew_hippo", "random")
@@ -34,6 +37,12 @@ class DSSLayer(KernelSSMLayer):
     reversed kernel of `−x`), so it never overflows. Its kernel depends on the
     length `L`. DSS keeps `N` complex modes with no conjugate symmetry.
 
+    With `step_scale` `s`, `x` becomes `s x` everywhere: DSS-softmax stays a
+    softmax over its `L` taps at the new step. With a mask, DSS-softmax
+    normalises each example over its own length (its last valid step + 1),
+    so a right-padded batch equals the unpadded sequences (one kernel per
+    example: about 1.x the time of an unmasked call).
+
     Inputs `(batch, length, H)` float, outputs the same shape.
 
     Args:
@@ -54,8 +63,8 @@ class DSSLayer(KernelSSMLayer):
 
     `ssm_parameters(length)` (the length is needed for DSS-softmax) folds the
     steps into `Λ` (`step` = 1) and the normalisation into `C`. Streaming
-    (`step`) of DSS-softmax needs the length up front:
-    `get_initial_state(batch_size, length=L)`.
+    (`step`) of DSS-softmax needs the length up front,
+    `get_initial_state(batch_size, length=L)`, and carries it in the state.
 
     Example:
     >>> import keras, keras_ssm
@@ -101,7 +110,6 @@ class DSSLayer(KernelSSMLayer):
             )
         self.variant = variant
         self.separate_dt = bool(separate_dt)
-        self._stream_length = None
 
     def _build_ssm(self, rng):
         h, n = self.features, self.state_dim
@@ -141,73 +149,188 @@ class DSSLayer(KernelSSMLayer):
             w.append(to_complex(self.W_backward_re, self.W_backward_im))
         return w
 
-    def _normalizer(self, x, length):
+    # -- DSS-softmax ---------------------------------------------------------
+    #
+    # With z = s·x (s the step_scale) and w = z for decaying modes (Re x ≤ 0),
+    # w = −z for growing ones, the softmax kernel over L taps is
+    #     K_l = Re Σ_n a_n e^{w_n l}            (decaying modes)
+    #     K_l = Re Σ_n a_n e^{w_n (L − 1 − l)}  (growing: the max-shifted softmax)
+    # with a = W (e^w − 1) / ((e^{wL} − 1) Λ) (ε-reciprocal), so no power of a
+    # growing mode is ever formed. The normaliser runs over the taps at the
+    # scaled step: the kernel stays a softmax at any step_scale.
+
+    def _softmax_terms(self, length, step_scale=1.0):
+        """`(w, growing, scale)`, `a = W · scale`; `length` is a number or
+        `(batch, 1, 1)` (one per example)."""
+        x = self._x()
+        z = x * ops.cast(step_scale, x.dtype)
+        growing = ops.real(x) > 0
+        w = ops.where(growing, -z, z)
+        lam = to_complex(*self._lambda())
+        scale = complex_expm1(w) * reciprocal(complex_expm1(w * ops.cast(length, w.dtype)) * lam)
+        return w, growing, scale
+
+    def _normalizer(self, x, length, step_scale=1.0):
         """`ρ` with `C = W x ρ` in the canonical form; `(H, N)` complex."""
         lam = to_complex(*self._lambda())
         if self.variant == "exp":
             return ops.broadcast_to(reciprocal(lam), ops.shape(x))
         if length is None:
             raise ValueError("DSS-softmax depends on the sequence length: pass `length`.")
-        positive = ops.real(x) > 0
-        n = ops.cast(length, x.dtype)
-        rho = reciprocal((ops.exp(ops.where(positive, -x, x) * n) - 1.0) * lam)
+        z = x * ops.cast(step_scale, x.dtype)
+        growing = ops.real(x) > 0
+        w = ops.where(growing, -z, z)
+        wl = w * ops.cast(length, w.dtype)
+        rho = reciprocal(complex_expm1(wl) * lam)
         # A growing mode's sum is dominated by its last term: shift by it.
-        shift = ops.exp(ops.where(positive, -x * n, ops.zeros_like(x)))
-        return ops.where(positive, -rho * shift, rho)
+        return ops.where(growing, -rho * ops.exp(wl), rho)
 
-    def _system(self, length=None):
+    def _system(self, length=None, step_scale=1.0):
         # The steps are folded into Λ (step = 1), the normalisation into C.
         x = self._x()
-        rho = self._normalizer(x, length)
+        rho = self._normalizer(x, length, step_scale)
         c = [w * x * rho for w in self._weights()]
         system = {"Lambda": x, "B": ops.ones_like(x), "C": c[0], "step": ops.ones_like(ops.real(x))}
         if self.bidirectional:
             system["C_backward"] = c[1]
         return system
 
-    def _kernels(self, length, step_scale=1.0):
+    def _discrete(self, step_scale=1.0, length=None):
+        # ZOH's B̄ = (e^{Λ̄} − 1)/Λ divides by x = ΔΛ: its limit Δ where x = 0
+        # (DSS-exp's Re x < 0 never is; the values elsewhere are unchanged).
+        system = self._system(length)
+        lam, step = system["Lambda"], system["step"] * step_scale
+        zero = ops.logical_and(ops.real(lam) == 0, ops.imag(lam) == 0)
+        log_z, b_scale = discretize(ops.where(zero, ops.ones_like(lam), lam), step, self.discretization)
+        log_z = ops.where(zero, ops.zeros_like(log_z), log_z)
+        return log_z, ops.where(zero, ops.cast(step, b_scale.dtype), b_scale), system
+
+    def _kernels(self, length, step_scale=1.0, lengths=None):
+        """The forward and backward kernels, `(H, L)`, or `(batch, H, L)`
+        normalised over each example's `lengths` (DSS-softmax)."""
         if self.variant == "exp":
             return super()._kernels(length, step_scale)
-        # Growing modes (Re x > 0) run as the reversed kernel of the decaying
-        # -x, so no power e^{x l} is ever formed.
-        x = self._x()
-        s = ops.cast(step_scale, "float32")
-        sx = x * ops.cast(s, x.dtype)
-        positive = ops.real(x) > 0
-        lam = to_complex(*self._lambda())
-        n = ops.cast(length, "float32")
-        rho = reciprocal((ops.exp(ops.where(positive, -x, x) * ops.cast(n, x.dtype)) - 1.0) * lam)
-        exponent = ops.where(positive, x * ops.cast(s * (n - 1) - n, x.dtype), ops.zeros_like(x))
-        scale = (ops.exp(sx) - 1.0) * rho * ops.where(positive, -ops.exp(exponent), ops.ones_like(x))
-        log_z = ops.where(positive, -sx, sx)
-        zero = ops.zeros_like(x)
+        per_example = lengths is not None
+        n = ops.cast(lengths, "float32")[:, None, None] if per_example else length
+        w, growing, scale = self._softmax_terms(n, step_scale)
+        zero = ops.zeros_like(scale)
         # One Vandermonde call for every (direction, decaying / growing) part.
         coefs = []
-        for w in self._weights():
-            coefs += [ops.where(positive, zero, w * scale), ops.where(positive, w * scale, zero)]
-        parts = ssm_ops.vandermonde(log_z, ops.stack(coefs), length)
-        kernels = [parts[i] + ops.flip(parts[i + 1], axis=-1) for i in range(0, len(coefs), 2)]
+        for weight in self._weights():
+            coef = weight * scale
+            coefs += [ops.where(growing, zero, coef), ops.where(growing, coef, zero)]
+        parts = ssm_ops.vandermonde(w, ops.stack(coefs), length)
+        reverse = self._reverser(lengths, length) if per_example else lambda k: ops.flip(k, axis=-1)
+        kernels = [parts[i] + reverse(parts[i + 1]) for i in range(0, len(coefs), 2)]
         return kernels[0], (kernels[1] if self.bidirectional else None)
 
-    def ssm_parameters(self, length=None):
+    @staticmethod
+    def _reverser(lengths, length):
+        """Maps the `(batch, H, L)` taps `R_m` of the growing modes to
+        `K_l = R_{L_b − 1 − l}` for `l < L_b` and 0 after (a flip per example)."""
+        index = ops.cast(lengths, "int32")[:, None] - 1 - ops.arange(length, dtype="int32")[None]
+        valid = (index >= 0)[:, None, :]
+        index = ops.maximum(index, 0)[:, None, :]
+
+        def reverse(k):
+            taps = ops.take_along_axis(k, ops.broadcast_to(index, ops.shape(k)), axis=-1)
+            return ops.where(valid, taps, ops.zeros_like(taps))
+
+        return reverse
+
+    def call(self, inputs, mask=None, step_scale=1.0):
+        if self.variant == "exp" or mask is None:
+            return super().call(inputs, mask=mask, step_scale=step_scale)
+        # DSS-softmax normalises each example over its own length (its last
+        # valid step + 1): a padded batch equals the unpadded sequences.
+        u, keep = self._prepare(inputs, mask, step_scale)
+        length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]
+        positions = ops.arange(1, length + 1, dtype="int32")[None]
+        lengths = ops.maximum(ops.max(ops.where(mask, positions, 0), axis=1), 1)
+        forward, backward = self._kernels(length, step_scale, lengths=lengths)
+        return self._finish(ssm_ops.fft_conv(u, forward, backward), u, keep)
+
+    def ssm_parameters(self, length=None, step_scale=1.0):
+        """The canonical system (see `SSMLayer.ssm_parameters`).
+
+        DSS-softmax needs the `length` `L`, and normalises over the taps of a
+        call at `step_scale` (a duration of `step_scale · L` trained steps):
+        that normalisation is folded into `C`; `step` stays the trained one
+        (1, folded into `Lambda`). DSS-exp ignores both.
+        """
         if self.variant == "softmax" and length is None:
             raise ValueError(
                 "DSS-softmax's system depends on the sequence length: call "
                 "ssm_parameters(length=L)."
             )
-        return super().ssm_parameters(length)
+        check_step_scale(step_scale)
+        system = self._system(length, step_scale)
+        params = {key: ops.convert_to_numpy(value) for key, value in system.items()}
+        params["D"] = ops.convert_to_numpy(self.D)
+        params["discretization"] = self.discretization
+        return params
+
+    # -- streaming -----------------------------------------------------------
 
     def get_initial_state(self, batch_size, length=None):
-        """The zero state `(batch_size, H, N)` complex64. DSS-softmax needs the
-        `length` of the stream it will run over (its kernel depends on it)."""
-        if self.variant == "softmax":
-            if length is None:
-                raise ValueError(
-                    "DSS-softmax streams a sequence of known length: call "
-                    "get_initial_state(batch_size, length=L)."
-                )
-            self._stream_length = int(length)
-        return super().get_initial_state(batch_size)
+        """The zero state for `step`.
+
+        DSS-exp: `(batch_size, H, N)` complex64 (`length` is ignored).
+        DSS-softmax: its kernel depends on the stream's `length` `L` (an int,
+        or one per example, `(batch_size,)`), which the state carries:
+        `{"x": (batch_size, H, N) complex64, "length": (batch_size,) int32}`,
+        so streams of different lengths may share the layer.
+        """
+        if self.variant == "exp":
+            return super().get_initial_state(batch_size)
+        if length is None:
+            raise ValueError(
+                "DSS-softmax streams a sequence of known length: call "
+                "get_initial_state(batch_size, length=L)."
+            )
+        if isinstance(length, (numbers.Number, np.ndarray, list, tuple)):
+            values = np.asarray(length)
+            if values.dtype.kind not in "iu" or not np.all(values > 0):
+                raise ValueError(f"`length` must be a positive integer (per example), got {length!r}.")
+        lengths = ops.broadcast_to(ops.cast(length, "int32"), (batch_size,))
+        return {"x": ops.zeros((batch_size, self.features, self.state_dim), "complex64"), "length": lengths}
+
+    def step(self, inputs_t, state, step_scale=1.0):
+        """One step of the recurrence: `x_k = Λ̄ x_{k−1} + B̄ u_k`,
+        `y_k = Re(C x_k) + D u_k`.
+
+        Args:
+            inputs_t: `(batch, H)` float.
+            state: from `get_initial_state` or the previous step: `(batch, H, N)`
+                complex64 (DSS-exp) or its dict (DSS-softmax).
+
+        Returns:
+            `(outputs_t, new_state)`, `(batch, H)` and the state's structure.
+        """
+        if self.variant == "exp":
+            return super().step(inputs_t, state, step_scale=step_scale)
+        self._check_streaming()
+        self._check_step_input(inputs_t)
+        check_step_scale(step_scale)
+        if not isinstance(state, dict) or set(state) != {"x", "length"}:
+            raise ValueError(
+                "`state` of DSS-softmax is the dict of get_initial_state(batch_size, length=L) "
+                "(or of the previous step)."
+            )
+        # A growing mode's state is carried scaled by e^{−z(L−1)}: it then
+        # never exceeds its last-step size (the plain state grows like
+        # e^{Re x·k} while C carries e^{−xL}: inf · 0 past Re x·L ≈ 88).
+        # Nothing is divided by x (x = 0 is allowed).
+        length = ops.cast(state["length"], "float32")[:, None, None]
+        w, growing, scale = self._softmax_terms(length, step_scale)
+        n = ops.cast(length, w.dtype)
+        a = ops.exp(ops.where(growing, -w, w))
+        b = ops.where(growing, ops.exp(w * (n - 1.0)), ops.ones_like(w))
+        c = self._weights()[0] * scale
+        u = ops.cast(inputs_t, "float32")
+        x = a * state["x"] + b * ops.cast(u, "complex64")[:, :, None]
+        y = ops.real(ops.sum(c * x, axis=-1)) + self.D * u
+        return ops.cast(y, self.compute_dtype), {"x": x, "length": state["length"]}
 
     def chunk(self, inputs, state, mask=None, step_scale=1.0):
         if self.variant == "softmax":
@@ -219,14 +342,6 @@ class DSSLayer(KernelSSMLayer):
         return super().chunk(inputs, state, mask=mask, step_scale=step_scale)
 
     chunk.__doc__ = KernelSSMLayer.chunk.__doc__
-
-    def _streaming_length(self):
-        if self.variant == "softmax" and self._stream_length is None:
-            raise ValueError(
-                "DSS-softmax needs the stream length: call get_initial_state(batch_size, "
-                "length=L) before `step`."
-            )
-        return self._stream_length
 
     def get_config(self):
         config = super().get_config()

@@ -21,7 +21,9 @@ class S4DLayer(KernelSSMLayer):
         K_k = 2 Re Σ_n C_n B̄_n Λ̄_n^k,   y = K * u + D u,
 
     discretized per feature with the learned step `Δ_h` (ZOH or bilinear).
-    `Re Λ = −f(a)` with `f` the `real_transform` keeps the system stable.
+    `Re Λ = −f(a)` with `f` the `real_transform`: `exp` and `relu` (`relu(a)
+    + 1e-4`) keep the system stable by construction; `none` (`f(a) = a`) is
+    clipped to `Re Λ ≤ −1e-4` (as S5's `clip_eigs`), so no mode ever grows.
 
     Inputs `(batch, length, H)` float, outputs the same shape; `length` may be
     `None`. Masked steps feed no input to the state and output zero.
@@ -33,7 +35,8 @@ class S4DLayer(KernelSSMLayer):
             (S4D-Inv), `"lin"` (S4D-Lin) or `"random"` (S4D-Rand).
         discretization: `"zoh"` or `"bilinear"`.
         real_transform: `"exp"`, `"relu"` or `"none"`: how the stored
-            parameter maps to `−Re Λ`.
+            parameter `a` maps to `−Re Λ`: `exp(a)`, `relu(a) + 1e-4` or
+            `max(a, 1e-4)` (no gradient while clipped).
         dt_min, dt_max: the range of the log-uniform initial steps `Δ_h`.
         bidirectional: add a backward SSM (shared `Λ`, `B`, `Δ`; its own `C`).
             As in the S4 reference, the backward kernel sees strictly future
@@ -116,7 +119,8 @@ class S4DLayer(KernelSSMLayer):
             return ops.exp(a)
         if self.real_transform == "relu":
             return ops.relu(a) + 1e-4
-        return a
+        # "none" has no sign constraint: a clip keeps Re Λ < 0 (stable).
+        return ops.maximum(a, 1e-4)
 
     def _system(self, length=None):
         # The factor 2 of the conjugate pairs is folded into C.

@@ -24,14 +24,30 @@ def lecun_normal(rng, shape, fan_in):
     return z * np.sqrt(1.0 / fan_in) / 0.87962566103423978
 
 
-def concrete(x):
-    """`x` as numpy when its value is known now (eager), else None (traced)."""
-    if isinstance(x, (np.ndarray, numbers.Number, list, tuple)):
-        return np.asarray(x)
-    try:
-        return ops.convert_to_numpy(x)
-    except Exception:  # a tracer or graph tensor: its value is not known yet
-        return None
+def check_timesteps_values(timesteps):
+    """Checks that Python / numpy `timesteps` are positive. Tensors are not
+    read back: that would sync the device (and break a torch.compile graph)."""
+    if isinstance(timesteps, (np.ndarray, numbers.Number, list, tuple)) and not np.all(
+        np.asarray(timesteps) > 0
+    ):
+        raise ValueError(
+            "`timesteps` must be positive: they are the intervals between samples "
+            "(give padded steps any positive value, e.g. 1)."
+        )
+
+
+def reverse_timesteps(timesteps, mask=None):
+    """The intervals of the reverse scan, `(batch, length)`: going back from
+    `k + 1` to `k` spans `timesteps[:, k + 1]`, and 1 after the last valid step
+    (as S5's irregular-sampling code pads the shifted intervals), so that the
+    padding's own intervals never reach a valid step."""
+    timesteps = ops.cast(timesteps, "float32")
+    shifted = ops.concatenate([timesteps[:, 1:], ops.ones_like(timesteps[:, :1])], axis=1)
+    if mask is None:
+        return shifted
+    valid = ops.cast(mask, "float32")
+    later = ops.sum(valid, axis=1, keepdims=True) - ops.cumsum(valid, axis=1)  # valid steps after k
+    return ops.where(later > 0, shifted, ops.ones_like(shifted))
 
 
 @keras.saving.register_keras_serializable(package="keras_ssm")
@@ -74,8 +90,10 @@ class S5Layer(SSMLayer):
         timesteps: optional `(batch, length)` positive intervals for
             irregular sampling: the step at position `k` is
             `Δ · step_scale · timesteps[:, k]`, for both `Λ̄_k` and `B̄_k`
-            (a time-varying discretization through the same scan; the reverse
-            scan runs over the same elements).
+            (a time-varying discretization through the same scan). The reverse
+            scan goes from `k + 1` back to `k`: it uses
+            `timesteps[:, k + 1]` (1 after the last valid step), as S5's
+            irregular-sampling code does.
         initial_state: optional `(batch, P')` complex64 state to start from.
         return_state: also return the final state `(batch, P')`, for chunked
             streaming of long inputs (unidirectional layers).
@@ -170,6 +188,12 @@ class S5Layer(SSMLayer):
             system["C_backward"] = factor * to_complex(self.C_backward_re, self.C_backward_im)
         return system
 
+    def __call__(self, inputs, *args, **kwargs):
+        # Keras turns numpy arguments into tensors before `call`: check the
+        # values while they are still on the host.
+        check_timesteps_values(kwargs.get("timesteps"))
+        return super().__call__(inputs, *args, **kwargs)
+
     def _check_timesteps(self, timesteps, inputs):
         shape = tuple(timesteps.shape)
         expected = tuple(inputs.shape[:2])
@@ -177,9 +201,6 @@ class S5Layer(SSMLayer):
             raise ValueError(
                 f"`timesteps` must have shape (batch, length) = {expected}, got {shape}."
             )
-        value = concrete(timesteps)
-        if value is not None and not np.all(value > 0):
-            raise ValueError("`timesteps` must be positive: they are the intervals between samples.")
 
     def _discretize(self, system, step_scale, timesteps):
         step = system["step"] * ops.cast(step_scale, "float32")
@@ -225,11 +246,15 @@ class S5Layer(SSMLayer):
         if timesteps is None:  # B̄ = b_scale ⊙ B once, not per step
             bu = self._inject(u, b_scale[:, None] * system["B"])
         else:
-            bu = self._inject(u, system["B"]) * b_scale
+            injected = self._inject(u, system["B"])
+            bu = injected * b_scale
         a = ops.exp(log_z)
         x, last = ssm_ops.linear_scan(a, bu, initial_state=initial_state)
         states, cs = [x], [system["C"]]
         if self.bidirectional:
+            if timesteps is not None:
+                log_z, b_scale = self._discretize(system, step_scale, reverse_timesteps(timesteps, mask))
+                a, bu = ops.exp(log_z), injected * b_scale
             x_backward, _ = ssm_ops.linear_scan(a, bu, reverse=True)
             states.append(x_backward)
             cs.append(system["C_backward"])
@@ -269,6 +294,7 @@ class S5Layer(SSMLayer):
         """
         self._check_streaming()
         self._check_step_input(inputs_t)
+        check_timesteps_values(timesteps_t)
         system = self._system()
         log_z, b_scale = self._discretize(
             system, step_scale, None if timesteps_t is None else ops.reshape(timesteps_t, (-1, 1))

@@ -50,8 +50,9 @@ def fft_conv(u, kernel, kernel_backward=None):
 
     Args:
         u: `(batch, length, features)` float tensor.
-        kernel: `(features, length)` float tensor.
-        kernel_backward: optional `(features, length)` float tensor.
+        kernel: `(features, length)` float tensor, or `(batch, features,
+            length)` for one kernel per example (DSS-softmax under a mask).
+        kernel_backward: optional, shaped like `kernel`.
 
     Returns:
         `(batch, length, features)`, the dtype of `u`.

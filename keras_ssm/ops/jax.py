@@ -14,7 +14,8 @@ def fft_conv(u, kernel, kernel_backward=None):
     n = fft_length(length)
     k = jnp.fft.rfft(circular_kernel(kernel, kernel_backward, n), axis=-1)
     x = jnp.fft.rfft(u.astype(jnp.float32), n=n, axis=1)
-    y = jnp.fft.irfft(x * k.T[None], n=n, axis=1)[:, :length]
+    # k: (H, F) or, one kernel per example, (B, H, F); x: (B, F, H).
+    y = jnp.fft.irfft(x * jnp.swapaxes(k, -1, -2), n=n, axis=1)[:, :length]
     return y.astype(u.dtype)
 
 

@@ -23,18 +23,20 @@ def fft_length(length):
 
 
 def circular_kernel(kernel, kernel_backward, n):
-    """The `(features, n)` circular kernel of a causal or two-sided convolution.
+    """The `(..., features, n)` circular kernel of a causal or two-sided
+    convolution, for `(..., features, L)` kernels.
 
     Lags `0..L-1` hold `kernel`; with `kernel_backward`, lag `-d` (`d >= 1`)
-    sits at index `n - d` and holds `kernel_backward[:, d - 1]`, so the
+    sits at index `n - d` and holds `kernel_backward[..., d - 1]`, so the
     backward part sees strictly future inputs. Needs `n >= 2L`.
     """
     kernel = ops.cast(kernel, "float32")
     length = ops.shape(kernel)[-1]
+    leading = [(0, 0)] * (len(kernel.shape) - 1)
     if kernel_backward is None:
-        return ops.pad(kernel, [(0, 0), (0, n - length)])
-    back = ops.flip(ops.cast(kernel_backward, "float32")[:, : length - 1], axis=-1)
-    return ops.concatenate([ops.pad(kernel, [(0, 0), (0, n - 2 * length + 1)]), back], axis=-1)
+        return ops.pad(kernel, leading + [(0, n - length)])
+    back = ops.flip(ops.cast(kernel_backward, "float32")[..., : length - 1], axis=-1)
+    return ops.concatenate([ops.pad(kernel, leading + [(0, n - 2 * length + 1)]), back], axis=-1)
 
 
 def fft_conv(u, kernel, kernel_backward=None):

@@ -15,7 +15,7 @@ def fft_conv(u, kernel, kernel_backward=None):
     k = tf.signal.rfft(circular_kernel(kernel, kernel_backward, n), fft_length=[n])
     # tf.signal transforms the innermost axis only.
     x = tf.signal.rfft(tf.transpose(tf.cast(u, tf.float32), (0, 2, 1)), fft_length=[n])
-    y = tf.signal.irfft(x * k[None], fft_length=[n])[..., :length]
+    y = tf.signal.irfft(x * k, fft_length=[n])[..., :length]  # k: (H, F) or (B, H, F)
     return tf.cast(tf.transpose(y, (0, 2, 1)), u.dtype)
 
 

@@ -13,10 +13,23 @@ def fft_conv(u, kernel, kernel_backward=None):
     return y.to(u.dtype)
 
 
-# Spectra are computed for this many bytes of channels at a time: glibc hands
-# every block over 32 MiB out as fresh pages (a page fault per 4 KiB on each
-# call), and small blocks stay in cache. 2x faster than whole-tensor FFTs.
+# On CPU, spectra are computed for this many bytes of channels at a time:
+# glibc hands every block over 32 MiB out as fresh pages (a page fault per
+# 4 KiB on each call), and small blocks stay in cache. 2x faster than
+# whole-tensor FFTs. On CUDA chunks would only mean many small FFT launches.
 CHUNK_BYTES = 8 * 2**20
+
+
+def _chunks_channels(device):
+    return device.type == "cpu"
+
+
+def _channel_step(u, frequencies):
+    """Channels per chunk of `_FFTConv`: all of them off the CPU."""
+    batch, _, features = u.shape
+    if not _chunks_channels(u.device):
+        return max(1, features)
+    return max(1, CHUNK_BYTES // (batch * frequencies * 8))
 
 
 class _FFTConv(torch.autograd.Function):
@@ -24,18 +37,19 @@ class _FFTConv(torch.autograd.Function):
     its gradient written out (torch's autograd of rfft rebuilds and copies the
     full two-sided spectrum). The FFTs run along the last axis, in the
     (B, H, L) layout pocketfft is fastest on; the backward pass recomputes
-    the input's spectrum rather than keeping it."""
+    the input's spectrum rather than keeping it. The kernel is `(H, n)`, or
+    `(B, H, n)` for one kernel per example."""
 
     @staticmethod
     def forward(ctx, u, circular):
         batch, length, features = u.shape
         n = circular.shape[-1]
         k_f = torch.fft.rfft(circular)
-        step = max(1, CHUNK_BYTES // (batch * k_f.shape[-1] * 8))
+        step = _channel_step(u, k_f.shape[-1])
         y = u.new_empty(u.shape)
         for h in range(0, features, step):
             u_f = torch.fft.rfft(u[:, :, h : h + step].transpose(1, 2), n=n)
-            y_h = torch.fft.irfft(u_f * k_f[h : h + step], n=n)[..., :length]
+            y_h = torch.fft.irfft(u_f * k_f[..., h : h + step, :], n=n)[..., :length]
             y[:, :, h : h + step] = y_h.transpose(1, 2)
         ctx.save_for_backward(u, k_f)
         ctx.step, ctx.n = step, n
@@ -46,17 +60,20 @@ class _FFTConv(torch.autograd.Function):
         u, k_f = ctx.saved_tensors
         step, n = ctx.step, ctx.n
         length, features = u.shape[1], u.shape[2]
+        per_example = k_f.dim() == 3
         grad_u = u.new_empty(u.shape) if ctx.needs_input_grad[0] else None
-        grad_k = u.new_empty((features, n)) if ctx.needs_input_grad[1] else None
+        grad_k = u.new_empty((*k_f.shape[:-1], n)) if ctx.needs_input_grad[1] else None
         # The adjoint of a circular convolution is the circular correlation.
         for h in range(0, features, step):
             g_f = torch.fft.rfft(grad_y[:, :, h : h + step].transpose(1, 2), n=n)
             if grad_u is not None:
-                g_u = torch.fft.irfft(g_f * k_f[h : h + step].conj(), n=n)[..., :length]
+                g_u = torch.fft.irfft(g_f * k_f[..., h : h + step, :].conj(), n=n)[..., :length]
                 grad_u[:, :, h : h + step] = g_u.transpose(1, 2)
             if grad_k is not None:
                 u_f = torch.fft.rfft(u[:, :, h : h + step].transpose(1, 2), n=n)
-                grad_k[h : h + step] = torch.fft.irfft((g_f * u_f.conj()).sum(0), n=n)
+                g_k = g_f * u_f.conj()
+                # A shared kernel sums over the batch (in frequency: one irfft).
+                grad_k[..., h : h + step, :] = torch.fft.irfft(g_k if per_example else g_k.sum(0), n=n)
         return grad_u, grad_k
 
 

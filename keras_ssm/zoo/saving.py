@@ -33,6 +33,12 @@ def _write_json(path, value):
         file.write("\n")
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_preset(model, folder, metadata):
     """Saves `model` as a preset in `folder` and returns the folder.
 
@@ -91,6 +97,8 @@ def save_preset(model, folder, metadata):
         raise ValueError(f"The parent folder of `folder` ({folder.parent}) does not exist.")
     own = {CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE}
     temp = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.saving-", dir=folder.parent))
+    # mkdtemp makes the folder private (0700); a preset is an ordinary folder.
+    os.chmod(temp, 0o777 & ~_umask())
     try:
         if folder.is_dir():
             # The files this writes are replaced; the others (model card, plots) are kept.

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -18,3 +19,15 @@ def test_mean_and_last_follow_the_mask():
 def test_unknown_mode():
     with pytest.raises(ValueError, match="mode"):
         SequencePooling("max")
+
+
+def test_mean_of_a_long_float16_sequence_is_exact():
+    # 16384 steps of 8 sum to 131072, past float16's 65504; the valid count
+    # (16383) is not a float16 number. Both are reduced in float32.
+    x = np.full((2, 16384, 3), 8.0, "float16")
+    mask = np.ones((2, 16384), bool)
+    mask[1, -1] = False
+    pooling = SequencePooling("mean", dtype="mixed_float16")
+    mean = pooling(x, mask=mask)
+    assert keras.backend.standardize_dtype(mean.dtype) == "float16"
+    np.testing.assert_array_equal(numpy(mean).astype("float32"), 8.0)

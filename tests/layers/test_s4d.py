@@ -68,3 +68,13 @@ def test_canonical_form():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         S4DLayer(**kwargs)
+
+
+def test_none_transform_keeps_the_system_stable():
+    # With real_transform="none" training may push the stored value below
+    # zero: Re Λ is clipped at −1e-4 (as S5's clip_eigs), so no mode grows.
+    layer = S4DLayer(state_dim=8, real_transform="none", seed=0)
+    layer.build((None, None, 4))
+    layer.a_real.assign(np.full((4, 4), -0.5, "float32"))
+    assert np.all(layer.ssm_parameters()["Lambda"].real <= -1e-4)
+    assert np.all(np.isfinite(numpy(layer(np.ones((1, 4096, 4), "float32")))))

@@ -87,3 +87,54 @@ def test_many_channels_equal_reference():
     np.testing.assert_allclose(fast_value, ref_value, rtol=1e-4)
     for fast, ref in zip(fast_grads, ref_grads):
         np.testing.assert_allclose(fast, ref, atol=1e-3 * np.abs(ref).max(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("two_sided", [False, True])
+def test_one_kernel_per_example(two_sided):
+    # (batch, features, length) kernels: each example its own convolution.
+    rng = np.random.default_rng(6)
+    u = rng.standard_normal((2, 37, 3)).astype("float32")
+    k, kb = rng.standard_normal((2, 2, 3, 37)).astype("float32")
+    w = rng.standard_normal(u.shape).astype("float32")
+    expected = np.concatenate([direct(u[i : i + 1], k[i], kb[i] if two_sided else None) for i in range(2)])
+    for fn in (ssm_ops.fft_conv, reference.fft_conv):
+        y = ops.convert_to_numpy(fn(u, k, kb if two_sided else None))
+        np.testing.assert_allclose(y, expected, atol=1e-4, rtol=1e-4)
+
+    def loss(conv):
+        return lambda u, k, kb: ops.sum(ops.multiply(conv(u, k, kb if two_sided else None), w))
+
+    fast_value, fast_grads = value_and_grad(loss(ssm_ops.fft_conv), u, k, kb)
+    ref_value, ref_grads = value_and_grad(loss(reference.fft_conv), u, k, kb)
+    np.testing.assert_allclose(fast_value, ref_value, rtol=1e-4)
+    for fast, ref in zip(fast_grads, ref_grads):
+        np.testing.assert_allclose(fast, ref, atol=1e-3, rtol=1e-4)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="the torch fast path's channel chunks")
+def test_torch_chunks_channels_on_cpu_only(monkeypatch):
+    # CPU: 8 MiB channel chunks (130 channels of batch 2 at L 4096: two).
+    # Elsewhere (CUDA): one chunk, not many small FFT launches.
+    import torch
+
+    from keras_ssm.ops import torch as torch_ops
+
+    rng = np.random.default_rng(4)
+    u = torch.from_numpy(rng.standard_normal((2, 4096, 130)).astype("float32"))
+    k = torch.from_numpy(rng.standard_normal((130, 4096)).astype("float32"))
+    expected = ops.convert_to_numpy(reference.fft_conv(u, k))
+    calls = []
+    rfft = torch.fft.rfft
+    monkeypatch.setattr(torch.fft, "rfft", lambda *a, **kw: calls.append(1) or rfft(*a, **kw))
+    counts = {}
+    for on_cpu in (True, False):
+        monkeypatch.setattr(torch_ops, "_chunks_channels", lambda device, on_cpu=on_cpu: on_cpu)
+        calls.clear()
+        y = ops.convert_to_numpy(torch_ops.fft_conv(u, k))
+        counts[on_cpu] = len(calls)
+        np.testing.assert_allclose(y, expected, atol=1e-3, rtol=1e-4)
+    assert counts == {True: 3, False: 2}  # the kernel's spectrum + one per chunk
+    monkeypatch.undo()
+    # The real device check: a tensor off the CPU ("meta" here) is one chunk.
+    assert torch_ops._channel_step(u, 4097) == 127
+    assert torch_ops._channel_step(torch.empty(u.shape, device="meta"), 4097) == 130

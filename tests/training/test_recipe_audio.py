@@ -2,7 +2,6 @@
 
 import json
 import os
-import wave
 
 import keras
 import numpy as np
@@ -10,24 +9,7 @@ import pytest
 
 from keras_ssm.models.rate import retarget
 from keras_ssm.training import recipe
-
-
-def write_fsdd(folder, length=400):
-    """A tiny FSDD `recordings/` folder: a tone per digit, repetitions 0-12
-    (test 0-4, validation 5-9, train 10-12)."""
-    root = os.path.join(folder, "recordings")
-    os.makedirs(root)
-    rng = np.random.default_rng(0)
-    t = np.arange(length) / 8000
-    for digit in range(3):
-        for index in range(13):
-            tone = 0.3 * np.sin(2 * np.pi * (300 + 400 * digit) * t) + 0.01 * rng.standard_normal(length)
-            with wave.open(os.path.join(root, f"{digit}_spk_{index}.wav"), "wb") as f:
-                f.setnchannels(1)
-                f.setsampwidth(2)
-                f.setframerate(8000)
-                f.writeframes((tone * 32767).astype("<i2").tobytes())
-    return folder
+from tests.fsdd_fixture import write_fsdd
 
 
 def audio_recipe(data_dir, **extra):

@@ -1,0 +1,102 @@
+"""`python -m keras_ssm zoo list | describe | evaluate | stream` on presets the test makes."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ssm import cli, zoo
+from keras_ssm.models import SSMBackbone, SSMClassifier
+from keras_ssm.zoo import registry
+from keras_ssm.zoo.evaluation import evaluate_preset
+from tests.fsdd_fixture import write_fsdd, write_wav
+
+METADATA = {
+    "task": "audio-classification",
+    "labels": [str(d) for d in range(10)],
+    "input": {"shape": [None, 1], "dtype": "float32", "sample_rate": 8000},
+    "data": {"name": "tiny tones", "task": "fsdd", "options": {"return_mask": True}},
+    "architecture": {"layer": "s5"},
+    "metrics": {},
+    "evaluate": "python -m keras_ssm zoo evaluate tiny_s5 --data DIR",
+}
+
+
+@pytest.fixture(scope="module")
+def presets(tmp_path_factory):
+    """A bundled root with one untrained, causal, pooled S5 preset whose
+    metadata states the accuracy it really has at 8 and 4 kHz."""
+    root = tmp_path_factory.mktemp("zoo")
+    data_dir = write_fsdd(str(tmp_path_factory.mktemp("fsdd")))
+    keras.utils.set_random_seed(0)
+    backbone = SSMBackbone("s5", depth=2, width=8, input_dim=1, pool=[4, 1], layer_kwargs={"state_dim": 4})
+    model = SSMClassifier(backbone, num_classes=10)
+    folder = zoo.save_preset(model, root / "tiny_s5", METADATA)
+    metrics = {
+        "accuracy": evaluate_preset(folder, data_dir, verbose=0)["accuracy"],
+        "accuracy_4000hz": evaluate_preset(folder, data_dir, sample_rate=4000, verbose=0)["accuracy"],
+    }
+    zoo.save_preset(model, folder, {**METADATA, "metrics": metrics})
+    return root, data_dir, model
+
+
+@pytest.fixture
+def bundled(presets, monkeypatch):
+    monkeypatch.setattr(registry, "BUNDLED_ROOT", presets[0])
+    return presets
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_list_and_describe(bundled, capsys):
+    code, out = run(capsys, "zoo", "list")
+    assert code == 0
+    header, rule, row = out.strip().splitlines()
+    assert header.split() == ["name", "task", "layer", "params", "accuracy", "data"]
+    assert row.split()[:3] == ["tiny_s5", "audio-classification", "s5"]
+    code, out = run(capsys, "zoo", "describe", "tiny_s5")
+    assert code == 0 and json.loads(out)["data"]["task"] == "fsdd"
+
+
+def test_evaluate_reproduces_the_metadata_and_flags_a_mismatch(bundled, capsys, tmp_path):
+    root, data_dir, model = bundled
+    code, out = run(capsys, "zoo", "evaluate", "tiny_s5", "--data", data_dir, "--rate", "8000", "--rate", "4000",
+                    "--verbose", "0")
+    assert code == 0, out
+    rows = [line.split() for line in out.strip().splitlines()[2:]]
+    assert [r[2] for r in rows] == ["8000", "4000"] and all(r[-1] == "yes" for r in rows)
+    wrong = zoo.save_preset(model, tmp_path / "wrong", {**METADATA, "metrics": {"accuracy": 1.5}})
+    code, out = run(capsys, "zoo", "evaluate", str(wrong), "--data", data_dir, "--verbose", "0")
+    assert code == 1 and out.strip().splitlines()[-1].split()[-1] == "NO"
+
+
+def test_stream_prints_the_running_and_final_prediction(bundled, capsys, tmp_path):
+    _, _, model = bundled
+    samples = (np.random.default_rng(0).uniform(-0.5, 0.5, 1234) * 32767).astype("int16")
+    write_wav(tmp_path / "clip.wav", samples)
+    code, out = run(capsys, "zoo", "stream", "tiny_s5", "--wav", str(tmp_path / "clip.wav"), "--chunk-ms", "10")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert "chunks of 80 samples" in lines[0]
+    final = next(line for line in lines if "final" in line)
+    expected = int(np.argmax(keras.ops.convert_to_numpy(model(samples[None, :, None] / 32768.0))))
+    assert repr(str(expected)) in final
+    assert sum("so far" in line for line in lines) == 1234 // 80
+    assert lines[-1].startswith("real-time factor:")
+
+
+def test_stream_at_another_rate_runs_zero_shot_and_bad_input_is_refused(bundled, capsys, tmp_path):
+    write_wav(tmp_path / "clip16k.wav", np.zeros(800, "int16"), rate=16000)
+    code, out = run(capsys, "zoo", "stream", "tiny_s5", "--wav", str(tmp_path / "clip16k.wav"))
+    assert code == 0 and "zero-shot at 16000 Hz" in out
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["zoo", "stream", "tiny_s5", "--wav", str(tmp_path / "missing.wav")])
+    assert exit_info.value.code == 2
+    assert "--wav" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["zoo", "evaluate", "tiny_s55", "--data", "."])
+    assert "tiny_s5" in capsys.readouterr().err  # the close match

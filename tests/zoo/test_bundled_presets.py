@@ -1,0 +1,79 @@
+"""Every bundled preset: verified loading, pinned outputs, masks, streaming,
+zero-shot rates, and its metadata accuracy reproduced on the bundled test data."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ssm import zoo
+from keras_ssm.models.rate import step_scale_for_rate
+from keras_ssm.models.streaming import ClassifierStream
+from keras_ssm.zoo.evaluation import evaluate_preset
+from tests.zoo.pinned import pinned_inputs, read_pinned
+
+PRESETS = zoo.list_presets()
+PINNED = read_pinned()
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FSDD_TEST = os.path.join(ROOT, "examples", "data", "fsdd_test")
+
+
+def numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def test_the_zoo_has_the_fsdd_presets():
+    assert {"fsdd_s4d", "fsdd_dss", "fsdd_s5"} <= set(PRESETS)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_metadata_names_data_split_command_and_files(name):
+    metadata = zoo.describe(name)
+    assert {"name", "source", "license", "split"} <= set(metadata["data"])
+    assert metadata["evaluate"].startswith(f"python -m keras_ssm zoo evaluate {name} ")
+    assert {"accuracy", "accuracy_4000hz", "accuracy_16000hz"} <= set(metadata["metrics"])
+    assert {"README.md", "config.json", "model.weights.h5", "learning_curve.png"} <= set(metadata["files"])
+    folder = zoo.preset_path(name)
+    size = sum(os.path.getsize(folder / f) for f in os.listdir(folder))
+    assert size < 5e6, f"{name} is {size / 1e6:.1f} MB"
+    assert metadata["parameters"] == zoo.load(name).count_params()
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_outputs_are_pinned(name):
+    """The same logits on every backend and after every later change."""
+    assert name in PINNED, f"run scripts/pin_preset_outputs.py {name}"
+    metadata = zoo.describe(name)
+    entry = PINNED[name]
+    assert entry["sha256"] == metadata["files"]["model.weights.h5"], "the preset changed: re-pin it on purpose"
+    x, mask = pinned_inputs(metadata)
+    np.testing.assert_allclose(numpy(zoo.load(name)((x, mask))), entry["logits"], atol=1e-4, rtol=1e-4)
+    half = zoo.load(name, sample_rate=metadata["input"]["sample_rate"] // 2)
+    np.testing.assert_allclose(numpy(half((x, mask))), entry["logits_half_rate"], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_padded_batch_streaming_and_rates(name):
+    metadata = zoo.describe(name)
+    model = zoo.load(name)
+    x, mask = pinned_inputs(metadata)
+    alone = numpy(model(x[1:, :700]))
+    np.testing.assert_allclose(numpy(model((x, mask)))[1:], alone, atol=1e-5)
+    # Streamed chunk by chunk (compiled), the clip gives the full pass's logits.
+    stream = ClassifierStream(model, chunk_size=model.backbone.stride * 8)
+    for start in range(0, 640, stream.chunk_size):
+        stream(x[1:, start : start + stream.chunk_size])
+    np.testing.assert_allclose(stream.finish(x[1:, 640:700]), alone, atol=1e-5)
+    # sample_rate=4000 is the model with its steps scaled by 8000 / 4000.
+    assert zoo.load(name, sample_rate=4000).backbone.step_scale == step_scale_for_rate(8000, 4000)
+
+
+@pytest.mark.parametrize("rate", [8000, 4000])
+@pytest.mark.parametrize("name", [p for p in PRESETS if p.startswith("fsdd_")])
+def test_evaluate_reproduces_the_metadata_accuracy(name, rate):
+    metadata = zoo.describe(name)
+    key = "accuracy" if rate == metadata["input"]["sample_rate"] else f"accuracy_{rate}hz"
+    result = evaluate_preset(name, FSDD_TEST, sample_rate=rate, verbose=0)
+    assert result["examples"] == 300
+    assert result["accuracy"] == pytest.approx(metadata["metrics"][key], abs=1e-6)
