@@ -8,7 +8,8 @@ active backend:
   causal layers;
 - masking: a right-padded batch gives the unpadded outputs at valid positions,
   and an arbitrary mask pattern equals the recurrence with masked inputs zeroed
-  and masked outputs zero;
+  and masked outputs zero (DSS-softmax normalising over each example's length,
+  its last valid step + 1);
 - `.keras` round trip inside `keras.Sequential` (safe mode, no custom
   objects): same predictions, and a length the model was not built with.
 """
@@ -39,8 +40,12 @@ def numpy(x):
     return ops.convert_to_numpy(x)
 
 
-def params_for(layer, length):
-    return layer.ssm_parameters(length=length) if _needs_length(layer) else layer.ssm_parameters()
+def params_for(layer, length, step_scale=1.0):
+    """DSS-softmax's system depends on the length and, through its
+    normalisation, on the step_scale of the call."""
+    if _needs_length(layer):
+        return layer.ssm_parameters(length=length, step_scale=step_scale)
+    return layer.ssm_parameters()
 
 
 def _needs_length(layer):
@@ -50,7 +55,7 @@ def _needs_length(layer):
 def check_oracle(layer, oracle, length, step_scale=1.0, **call_kwargs):
     x = inputs(length)
     y = numpy(layer(x, step_scale=step_scale, **call_kwargs))
-    expected = oracle(params_for(layer, length), x, step_scale, **call_kwargs)
+    expected = oracle(params_for(layer, length, step_scale), x, step_scale, **call_kwargs)
     error = relative_error(y, expected)
     assert error <= 1e-4, f"relative error {error:.2e} against the recurrence"
 
@@ -76,16 +81,19 @@ def check_masking(layer, oracle, length=48):
     padded = np.where(mask[..., None], x, 0.0).astype("float32")
     y = numpy(layer(padded, mask=mask))
     for i, n in enumerate(lengths):
-        if _needs_length(layer):
-            continue  # DSS-softmax normalises over the call's length
         alone = numpy(layer(x[i : i + 1, :n]))
         np.testing.assert_allclose(y[i, :n], alone[0], atol=1e-5, rtol=1e-4)
     assert np.all(y[~mask] == 0.0)
 
     # Any pattern: masked steps feed no input and output zero.
     pattern = np.random.default_rng(2).random((BATCH, length)) > 0.3
+    pattern[0, -1], pattern[1, -3:] = False, False  # examples shorter than the call
     y = numpy(layer(x, mask=pattern))
-    expected = oracle(params_for(layer, length), np.where(pattern[..., None], x, 0.0)) * pattern[..., None]
+    expected = np.zeros_like(y, dtype=float)
+    for i in range(BATCH):
+        n = np.flatnonzero(pattern[i])[-1] + 1  # the example's length
+        u = np.where(pattern[i, :n, None], x[i, :n], 0.0)[None]
+        expected[i, :n] = oracle(params_for(layer, n), u)[0] * pattern[i, :n, None]
     assert relative_error(y, expected) <= 1e-4
 
 

@@ -125,13 +125,23 @@ class SSMBlock(keras.layers.Layer):
         return self.norm(x)
 
     def call(self, inputs, mask=None, training=None, **layer_kwargs):
+        if layer_kwargs.get("return_state"):
+            raise ValueError(
+                "`return_state`: SSMBlock returns its outputs only. Carry the SSM state "
+                "with `block.chunk(inputs, state)` (from `block.get_initial_state(batch_size)`), "
+                "which returns `(outputs, new_state)`."
+            )
         return self._residual(inputs, mask, training, lambda x: self.layer(x, mask=mask, **layer_kwargs))
 
     def _residual(self, inputs, mask, training, mix):
+        # Under a mixed policy the input may come as float32 (the block on its
+        # own) and the sublayers may follow another policy: the residual is
+        # taken in the block's compute dtype.
+        inputs = ops.cast(inputs, self.compute_dtype)
         x = self._normalize(inputs, mask, training) if self.prenorm else inputs
-        y = self._activate(mix(x), training)
+        y = self._activate(ops.cast(mix(x), self.compute_dtype), training)
         out = inputs + y
-        return out if self.prenorm else self._normalize(out, mask, training)
+        return out if self.prenorm else ops.cast(self._normalize(out, mask, training), self.compute_dtype)
 
     def chunk(self, inputs, state, mask=None, **layer_kwargs):
         """The block over a chunk `(batch, C, H)` from the SSM's `state`
@@ -163,15 +173,15 @@ class SSMBlock(keras.layers.Layer):
         `mask_t` `(batch,)` bool: a masked step feeds nothing to the state (as
         a masked step of the full pass), and its output is meaningless.
         """
-        x = inputs_t = ops.convert_to_tensor(inputs_t)
+        x = inputs_t = ops.cast(ops.convert_to_tensor(inputs_t), self.compute_dtype)
         if self.prenorm:
             x = self._normalize(x[:, None], None, False)[:, 0]
         if mask_t is not None:
             x = x * ops.cast(mask_t, x.dtype)[:, None]
         y, state = self.layer.step(x, state, **layer_kwargs)
-        out = inputs_t + self._activate(y[:, None], training=False)[:, 0]
+        out = inputs_t + self._activate(ops.cast(y, self.compute_dtype)[:, None], training=False)[:, 0]
         if not self.prenorm:
-            out = self._normalize(out[:, None], None, False)[:, 0]
+            out = ops.cast(self._normalize(out[:, None], None, False)[:, 0], self.compute_dtype)
         return out, state
 
     def get_config(self):

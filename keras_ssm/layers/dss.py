@@ -40,8 +40,9 @@ class DSSLayer(KernelSSMLayer):
     With `step_scale` `s`, `x` becomes `s x` everywhere: DSS-softmax stays a
     softmax over its `L` taps at the new step. With a mask, DSS-softmax
     normalises each example over its own length (its last valid step + 1),
-    so a right-padded batch equals the unpadded sequences (one kernel per
-    example: about 1.x the time of an unmasked call).
+    so a right-padded batch equals the unpadded sequences. That is one
+    kernel per example: a masked call costs about 3x an unmasked one
+    (B 8, H 64, N 64, L 4096 on CPU: 4x forward, 2.5x forward + backward).
 
     Inputs `(batch, length, H)` float, outputs the same shape.
 
@@ -159,13 +160,17 @@ class DSSLayer(KernelSSMLayer):
     # growing mode is ever formed. The normaliser runs over the taps at the
     # scaled step: the kernel stays a softmax at any step_scale.
 
-    def _softmax_terms(self, length, step_scale=1.0):
-        """`(w, growing, scale)`, `a = W · scale`; `length` is a number or
-        `(batch, 1, 1)` (one per example)."""
+    def _exponents(self, step_scale=1.0):
+        """`(w, growing)`: `w = ±s x` with `Re w ≤ 0`, and where `Re x > 0`."""
         x = self._x()
         z = x * ops.cast(step_scale, x.dtype)
         growing = ops.real(x) > 0
-        w = ops.where(growing, -z, z)
+        return ops.where(growing, -z, z), growing
+
+    def _softmax_terms(self, length, step_scale=1.0):
+        """`(w, growing, scale)` with `a = W · scale`; `length` is a number or
+        `(batch, 1, 1)` (one per example)."""
+        w, growing = self._exponents(step_scale)
         lam = to_complex(*self._lambda())
         scale = complex_expm1(w) * reciprocal(complex_expm1(w * ops.cast(length, w.dtype)) * lam)
         return w, growing, scale
@@ -177,9 +182,7 @@ class DSSLayer(KernelSSMLayer):
             return ops.broadcast_to(reciprocal(lam), ops.shape(x))
         if length is None:
             raise ValueError("DSS-softmax depends on the sequence length: pass `length`.")
-        z = x * ops.cast(step_scale, x.dtype)
-        growing = ops.real(x) > 0
-        w = ops.where(growing, -z, z)
+        w, growing = self._exponents(step_scale)
         wl = w * ops.cast(length, w.dtype)
         rho = reciprocal(complex_expm1(wl) * lam)
         # A growing mode's sum is dominated by its last term: shift by it.
@@ -196,8 +199,8 @@ class DSSLayer(KernelSSMLayer):
         return system
 
     def _discrete(self, step_scale=1.0, length=None):
-        # ZOH's B̄ = (e^{Λ̄} − 1)/Λ divides by x = ΔΛ: its limit Δ where x = 0
-        # (DSS-exp's Re x < 0 never is; the values elsewhere are unchanged).
+        # ZOH's B̄ = (e^{s x} − 1)/x divides by x = ΔΛ: where x = 0, its limit s
+        # (DSS-exp's x, with Re x < 0, never is; other values are unchanged).
         system = self._system(length)
         lam, step = system["Lambda"], system["step"] * step_scale
         zero = ops.logical_and(ops.real(lam) == 0, ops.imag(lam) == 0)
@@ -277,9 +280,10 @@ class DSSLayer(KernelSSMLayer):
 
         DSS-exp: `(batch_size, H, N)` complex64 (`length` is ignored).
         DSS-softmax: its kernel depends on the stream's `length` `L` (an int,
-        or one per example, `(batch_size,)`), which the state carries:
-        `{"x": (batch_size, H, N) complex64, "length": (batch_size,) int32}`,
-        so streams of different lengths may share the layer.
+        or one per example, `(batch_size,)`), which the state carries with the
+        position reached: `{"x": (batch_size, H, N) complex64, "length":
+        (batch_size,) int32, "position": (batch_size,) int32}`, so streams of
+        different lengths may share the layer.
         """
         if self.variant == "exp":
             return super().get_initial_state(batch_size)
@@ -292,8 +296,11 @@ class DSSLayer(KernelSSMLayer):
             values = np.asarray(length)
             if values.dtype.kind not in "iu" or not np.all(values > 0):
                 raise ValueError(f"`length` must be a positive integer (per example), got {length!r}.")
-        lengths = ops.broadcast_to(ops.cast(length, "int32"), (batch_size,))
-        return {"x": ops.zeros((batch_size, self.features, self.state_dim), "complex64"), "length": lengths}
+        return {
+            "x": ops.zeros((batch_size, self.features, self.state_dim), "complex64"),
+            "length": ops.broadcast_to(ops.cast(length, "int32"), (batch_size,)),
+            "position": ops.zeros((batch_size,), "int32"),
+        }
 
     def step(self, inputs_t, state, step_scale=1.0):
         """One step of the recurrence: `x_k = Λ̄ x_{k−1} + B̄ u_k`,
@@ -312,25 +319,30 @@ class DSSLayer(KernelSSMLayer):
         self._check_streaming()
         self._check_step_input(inputs_t)
         check_step_scale(step_scale)
-        if not isinstance(state, dict) or set(state) != {"x", "length"}:
+        if not isinstance(state, dict) or set(state) != {"x", "length", "position"}:
             raise ValueError(
                 "`state` of DSS-softmax is the dict of get_initial_state(batch_size, length=L) "
                 "(or of the previous step)."
             )
-        # A growing mode's state is carried scaled by e^{−z(L−1)}: it then
-        # never exceeds its last-step size (the plain state grows like
-        # e^{Re x·k} while C carries e^{−xL}: inf · 0 past Re x·L ≈ 88).
-        # Nothing is divided by x (x = 0 is allowed).
+        # K_l = Re Σ a e^{w l} (decaying) or a e^{w (L − 1 − l)} (growing):
+        # a decaying mode keeps the plain state x_k = e^{w} x_{k−1} + u_k; a
+        # growing one keeps S_k = S_{k−1} + e^{w k} u_k and outputs
+        # a e^{w (L − 1 − k)} S_k. No factor exceeds 1, so nothing overflows
+        # (the plain state grows like e^{Re x·k} while C carries e^{−xL}: inf · 0
+        # past Re x·L ≈ 88), and nothing is divided by x (x = 0 is allowed).
         length = ops.cast(state["length"], "float32")[:, None, None]
         w, growing, scale = self._softmax_terms(length, step_scale)
         n = ops.cast(length, w.dtype)
-        a = ops.exp(ops.where(growing, -w, w))
-        b = ops.where(growing, ops.exp(w * (n - 1.0)), ops.ones_like(w))
-        c = self._weights()[0] * scale
+        k = ops.cast(ops.cast(state["position"], "float32")[:, None, None], w.dtype)
+        ones = ops.ones_like(w)
+        a = ops.where(growing, ones, ops.exp(w))
+        b = ops.where(growing, ops.exp(w * k), ones)
+        c = self._weights()[0] * scale * ops.where(growing, ops.exp(w * (n - 1.0 - k)), ones)
         u = ops.cast(inputs_t, "float32")
         x = a * state["x"] + b * ops.cast(u, "complex64")[:, :, None]
         y = ops.real(ops.sum(c * x, axis=-1)) + self.D * u
-        return ops.cast(y, self.compute_dtype), {"x": x, "length": state["length"]}
+        new_state = {"x": x, "length": state["length"], "position": state["position"] + 1}
+        return ops.cast(y, self.compute_dtype), new_state
 
     def chunk(self, inputs, state, mask=None, step_scale=1.0):
         if self.variant == "softmax":

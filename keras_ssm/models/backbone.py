@@ -23,6 +23,15 @@ def _check_pool(pool, depth):
     return [int(p) for p in pool]
 
 
+def _block_kwargs(layer_kwargs, index):
+    """Block `index`'s layer arguments: a given `seed` is offset by the index,
+    so that the blocks do not start from identical weights."""
+    kwargs = dict(layer_kwargs or {})
+    if kwargs.get("seed") is not None:
+        kwargs["seed"] = kwargs["seed"] + index
+    return kwargs
+
+
 @keras.saving.register_keras_serializable(package="keras_ssm")
 class SSMBackbone(keras.Model):
     """Encoder and `depth` residual SSM blocks: `(batch, length[, input_dim])`
@@ -100,7 +109,7 @@ class SSMBackbone(keras.Model):
         blocks = [
             SSMBlock(
                 layer,
-                layer_kwargs=layer_kwargs,
+                layer_kwargs=_block_kwargs(layer_kwargs, i),
                 norm=norm,
                 prenorm=prenorm,
                 activation=activation,

@@ -27,7 +27,11 @@ class SSMClassifier(SSMTask):
     `step(inputs_t, state)` per input step returns the logits of the prefix
     up to the last complete output frame of the backbone (every step when it
     does not downsample), and `finish(state)` the logits of the whole prefix —
-    equal to the full pass over it.
+    equal to the full pass over it. `chunk(inputs, state)` feeds many steps at
+    once (see `SSMBackbone.chunk`; `keras_ssm.models.streaming.ClassifierStream`
+    compiles it). DSS-softmax normalises its kernel over the whole sequence:
+    its stream needs the length up front and matches the full pass only over
+    a sequence of that length, so it does not stream by chunks.
 
     Example:
     >>> import numpy as np

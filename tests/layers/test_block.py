@@ -77,3 +77,43 @@ def test_bad_arguments(kwargs, match):
 def test_instance_and_kwargs_are_exclusive():
     with pytest.raises(ValueError, match="instance"):
         sequence_layer(S4DLayer(), state_dim=8)
+
+
+def test_return_state_is_refused_with_a_pointer_to_chunk():
+    block = SSMBlock("s5", {"state_dim": 8, "seed": 0})
+    x = inputs(12)
+    block(x)
+    with pytest.raises(ValueError, match="return_state.*chunk"):
+        block(x, return_state=True)
+    # The state is carried by `chunk`, equal to the full pass.
+    first, state = block.chunk(x[:, :5], block.get_initial_state(3))
+    second, _ = block.chunk(x[:, 5:], state)
+    np.testing.assert_allclose(np.concatenate([numpy(first), numpy(second)], 1), numpy(block(x)), atol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["layer", "global"])
+def test_mixed_float16_block_casts_its_input(how):
+    # float32 inputs into a float16 block (the block used on its own): the
+    # residual is taken in the compute dtype (TF refused half + float).
+    x = inputs(20)
+    reference = SSMBlock("s4d", {"state_dim": 8, "seed": 0}, activation="half_glu1")
+    expected = numpy(reference(x))
+    if how == "global":
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        block = SSMBlock(
+            "s4d", {"state_dim": 8, "seed": 0}, activation="half_glu1",
+            **({"dtype": "mixed_float16"} if how == "layer" else {}),
+        )
+        block.build(x.shape)
+        block.set_weights(reference.get_weights())
+        y = block(x)
+        state, step_outputs = block.get_initial_state(3), []
+        for k in range(3):
+            y_t, state = block.step(x[:, k], state)
+            step_outputs.append(y_t)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    assert all(keras.backend.standardize_dtype(y_t.dtype) == "float16" for y_t in step_outputs)
+    np.testing.assert_allclose(numpy(y).astype("float32"), expected, atol=2e-2 * np.abs(expected).max())

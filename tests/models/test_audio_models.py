@@ -37,8 +37,9 @@ def each_alone(model, clips):
     return np.concatenate([numpy(model(clip)) for clip in clips])
 
 
-@pytest.mark.parametrize("pool", [(1, 1, 1), (4, 2, 1), (3, 1, 5)])
-@pytest.mark.parametrize("layer", sorted(LAYERS))
+@pytest.mark.parametrize(
+    "layer, pool", [("s4d", (4, 2, 1)), ("dss", (4, 2, 1)), ("s5", (4, 2, 1)), ("s4d", (1, 1, 1)), ("s5", (3, 1, 5))]
+)
 def test_padded_batch_equals_each_clip_alone(layer, pool):
     model = audio_classifier(layer, pool)
     x, mask, clips = padded_batch()
@@ -130,7 +131,7 @@ def test_retarget_config_composes_and_refuses_bad_input():
         SSMBackbone("s4d", depth=2, input_dim=1, step_scale=-1.0)
 
 
-@pytest.mark.parametrize("layer", sorted(LAYERS))
+@pytest.mark.parametrize("layer", ["s4d", "s5"])
 def test_masked_pooled_model_on_other_backends(layer, tmp_path):
     model = audio_classifier(layer)
     x, _, _ = padded_batch()

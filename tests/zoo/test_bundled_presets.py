@@ -69,7 +69,12 @@ def test_padded_batch_streaming_and_rates(name):
     assert zoo.load(name, sample_rate=4000).backbone.step_scale == step_scale_for_rate(8000, 4000)
 
 
-@pytest.mark.parametrize("rate", [8000, 4000])
+# At the trained rate on every backend; zero-shot on one (the pinned half-rate
+# logits hold the other backends to the same model).
+RATES = [8000, 4000] if keras.backend.backend() == "jax" else [8000]
+
+
+@pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("name", [p for p in PRESETS if p.startswith("fsdd_")])
 def test_evaluate_reproduces_the_metadata_accuracy(name, rate):
     metadata = zoo.describe(name)
