@@ -13,7 +13,7 @@ import os
 import keras
 import keras_tuner
 
-from keras_ssm.models import SSMBackbone, SSMClassifier
+from keras_ssm.models import SSMBackbone, SSMClassifier, SSMRetrievalClassifier
 from keras_ssm.training import SSMAdamW, build_optimizer
 
 # name: (kind, default search space). Choices are lists; ranges are
@@ -49,6 +49,32 @@ FAMILY_SPACE = {
 MODEL_KEYS = ("layer", "depth", "width", "norm", "prenorm", "activation", "dropout", "pooling")
 LAYER_KEYS = ("state_dim", "discretization", "dt_min", "dt_max", "bidirectional")
 OPTIMIZER_KEYS = ("lr", "ssm_lr", "weight_decay")
+# Tasks whose examples are document pairs (SSMRetrievalClassifier).
+PAIR_TASKS = ("retrieval", "aan")
+
+
+def layer_arguments(values):
+    """The SSM layer arguments a draw builds, made valid: DSS-softmax runs ZOH
+    only, and S5 falls back to one block when `blocks` would not leave an
+    even number of states per block (conjugate pairs).
+
+    Args:
+        values: hyperparameter values by name, the family's prefixed with it
+            (`"s5_blocks"`), as in `HyperParameters.values`.
+
+    Returns:
+        the layer's keyword arguments, what the model is built with (and what
+        `best_recipe` records).
+    """
+    family = values["layer"]
+    kwargs = {k: values[k] for k in LAYER_KEYS}
+    for key in FAMILY_SPACE[family]:
+        kwargs[key] = values[f"{family}_{key}"]
+    if family == "dss" and kwargs["variant"] == "softmax":
+        kwargs["discretization"] = "zoh"  # the softmax kernel is defined for ZOH
+    if family == "s5" and (kwargs["state_dim"] % kwargs["blocks"] or (kwargs["state_dim"] // kwargs["blocks"]) % 2):
+        kwargs["blocks"] = 1
+    return kwargs
 
 
 def _declare(hp, name, space):
@@ -84,6 +110,11 @@ class SSMHyperModel(keras_tuner.HyperModel):
         input_shape: `(length, features)` of continuous inputs (`length` may be
             None), or None with `vocab_size` for token inputs.
         vocab_size: vocabulary size for token inputs (id 0 = padding).
+        task: the `keras_ssm.data` task name: `"retrieval"` (or `"aan"`)
+            builds an `SSMRetrievalClassifier` over document pairs (token
+            inputs); any other, or None, an `SSMClassifier`.
+        pool: the backbone's downsampling per block (`SSMBackbone(pool=...)`),
+            fixed, not searched.
         steps_per_epoch, epochs: when both are given, the learning rates
             follow the papers' warmup (one epoch) + cosine schedule; else
             they are constant.
@@ -99,10 +130,22 @@ class SSMHyperModel(keras_tuner.HyperModel):
     (2, 3)
     """
 
-    def __init__(self, num_classes, input_shape=None, vocab_size=None, steps_per_epoch=None, epochs=None, **fixed):
+    def __init__(
+        self,
+        num_classes,
+        input_shape=None,
+        vocab_size=None,
+        task=None,
+        pool=None,
+        steps_per_epoch=None,
+        epochs=None,
+        **fixed,
+    ):
         super().__init__(name="ssm_hypermodel")
         if (input_shape is None) == (vocab_size is None):
             raise ValueError("Give exactly one of `input_shape` (continuous inputs) or `vocab_size` (tokens).")
+        if task in PAIR_TASKS and vocab_size is None:
+            raise ValueError(f"`task={task!r}` classifies pairs of token documents: give `vocab_size`.")
         known = set(SPACE) | {k for family in FAMILY_SPACE.values() for k in family}
         unknown = sorted(set(fixed) - known)
         if unknown:
@@ -110,6 +153,8 @@ class SSMHyperModel(keras_tuner.HyperModel):
         self.num_classes = num_classes
         self.input_shape = input_shape
         self.vocab_size = vocab_size
+        self.task = task
+        self.pool = pool
         self.steps_per_epoch = steps_per_epoch
         self.epochs = epochs
         self.fixed = {name: _narrow(name, value) for name, value in fixed.items()}
@@ -119,21 +164,11 @@ class SSMHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         v = {name: _declare(hp, name, self._space(name, space)) for name, space in SPACE.items()}
-        layer_kwargs = {
-            "state_dim": v["state_dim"],
-            "discretization": v["discretization"],
-            "dt_min": v["dt_min"],
-            "dt_max": v["dt_max"],
-            "bidirectional": v["bidirectional"],
-        }
         family = v["layer"]
         with hp.conditional_scope("layer", [family]):
             for name, space in FAMILY_SPACE[family].items():
-                layer_kwargs[name] = _declare(hp, f"{family}_{name}", self._space(name, space))
-        if family == "dss" and layer_kwargs["variant"] == "softmax":
-            layer_kwargs["discretization"] = "zoh"  # the softmax kernel is defined for ZOH
-        if family == "s5" and (v["state_dim"] // layer_kwargs["blocks"]) % 2:
-            layer_kwargs["blocks"] = 1  # each block must keep conjugate pairs
+                v[f"{family}_{name}"] = _declare(hp, f"{family}_{name}", self._space(name, space))
+        layer_kwargs = layer_arguments(v)
         inputs = {"vocab_size": self.vocab_size} if self.vocab_size else {"input_dim": self.input_shape[-1]}
         backbone = SSMBackbone(
             family,
@@ -144,9 +179,13 @@ class SSMHyperModel(keras_tuner.HyperModel):
             prenorm=v["prenorm"],
             activation=v["activation"],
             dropout=v["dropout"],
+            pool=self.pool,
             **inputs,
         )
-        model = SSMClassifier(backbone, self.num_classes, pooling=v["pooling"])
+        if self.task in PAIR_TASKS:  # as keras_ssm.training.recipe.build_model
+            model = SSMRetrievalClassifier(backbone, num_classes=self.num_classes)
+        else:
+            model = SSMClassifier(backbone, self.num_classes, pooling=v["pooling"])
         model.compile(
             optimizer=self._optimizer(v["lr"], v["ssm_lr"], v["weight_decay"]),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -191,14 +230,13 @@ def recipe_space(recipe):
 
 
 def best_recipe(recipe, hp_values):
-    """The recipe with the best trial's hyperparameters filled in (no `tune`)."""
+    """The recipe with the best trial's hyperparameters filled in (no `tune`):
+    the values its model was built with (`layer_arguments`), not the raw draw."""
     best = {k: v for k, v in recipe.items() if k not in ("tune", "distribution")}
     best["model"] = {k: hp_values[k] for k in MODEL_KEYS}
-    family = hp_values["layer"]
-    layer_kwargs = {k: hp_values[k] for k in LAYER_KEYS}
-    for key in FAMILY_SPACE[family]:
-        layer_kwargs[key] = hp_values[f"{family}_{key}"]
-    best["model"]["layer_kwargs"] = layer_kwargs
+    if recipe["model"].get("pool") is not None:
+        best["model"]["pool"] = recipe["model"]["pool"]
+    best["model"]["layer_kwargs"] = layer_arguments(hp_values)
     best["optimizer"] = dict(recipe["optimizer"], **{k: hp_values[k] for k in OPTIMIZER_KEYS})
     return best
 
@@ -223,7 +261,13 @@ def tune_recipe(recipe, out_path, max_trials=10, directory=None, verbose=1):
     steps = int(data.train.cardinality())
     inputs = {"vocab_size": data.vocab_size} if data.vocab_size else {"input_shape": data.input_shape}
     hypermodel = SSMHyperModel(
-        data.num_classes, steps_per_epoch=steps, epochs=recipe["epochs"], **inputs, **recipe_space(recipe)
+        data.num_classes,
+        task=data.task,
+        pool=recipe["model"]["pool"],
+        steps_per_epoch=steps,
+        epochs=recipe["epochs"],
+        **inputs,
+        **recipe_space(recipe),
     )
     tuner = keras_tuner.RandomSearch(
         hypermodel,
@@ -235,7 +279,10 @@ def tune_recipe(recipe, out_path, max_trials=10, directory=None, verbose=1):
         overwrite=True,
     )
     tuner.search(data.train, validation_data=data.validation, epochs=recipe["epochs"], verbose=verbose)
-    best = best_recipe(recipe, tuner.get_best_hyperparameters(1)[0].values)
+    trial = tuner.oracle.get_best_trials(1)[0]
+    if trial.status != "COMPLETED":  # keras-tuner ranks failed trials last, but returns them
+        raise RuntimeError(f"No trial completed; trial {trial.trial_id} failed with:\n{trial.message}")
+    best = best_recipe(recipe, trial.hyperparameters.values)
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(best, f, indent=2)
     return best

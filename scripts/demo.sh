@@ -12,4 +12,4 @@ echo
 echo "Evaluating every bundled preset on examples/data/fsdd_test (the FSDD test split, CC BY-SA 4.0)..."
 $python -m keras_ssm zoo evaluate --all --data examples/data/fsdd_test --rate 8000 --rate 4000 --verbose 0
 echo
-$python -m keras_ssm zoo stream fsdd_s5 --wav examples/data/fsdd_test/7_jackson_0.wav --chunk-ms 100
+$python -m keras_ssm zoo stream fsdd_s5 --wav examples/data/fsdd_test/stream/7_jackson_0.wav --chunk-ms 100

@@ -84,12 +84,14 @@ class SSMBlock(keras.layers.Layer):
         self.prenorm = bool(prenorm)
         self.activation = activation
         self.dropout_rate = float(dropout)
+        # The norm and dropout follow the block's dtype policy.
+        policy = {"dtype": self.dtype_policy}
         if norm == "batch":
             # S5's LRA configs use momentum 0.95 on the running statistics.
-            self.norm = keras.layers.BatchNormalization(momentum=0.95, name="norm")
+            self.norm = keras.layers.BatchNormalization(momentum=0.95, name="norm", **policy)
         else:
-            self.norm = keras.layers.LayerNormalization(name="norm")
-        self.dropout = keras.layers.SpatialDropout1D(self.dropout_rate, name="dropout")
+            self.norm = keras.layers.LayerNormalization(name="norm", **policy)
+        self.dropout = keras.layers.SpatialDropout1D(self.dropout_rate, name="dropout", **policy)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -112,9 +114,14 @@ class SSMBlock(keras.layers.Layer):
         z = self.dropout(ops.gelu(y), training=training)
         if self.activation == "gelu":
             return z
-        gate = ops.sigmoid(ops.matmul(z, self.gate_kernel) + self.gate_bias)
+
+        # `step` runs outside `__call__`, where variables are not autocast.
+        def dense(kernel, bias):
+            return ops.matmul(z, ops.cast(kernel, z.dtype)) + ops.cast(bias, z.dtype)
+
+        gate = ops.sigmoid(dense(self.gate_kernel, self.gate_bias))
         if self.activation == "glu":
-            value = ops.matmul(z, self.value_kernel) + self.value_bias
+            value = dense(self.value_kernel, self.value_bias)
         else:
             value = z if self.activation == "half_glu1" else y
         return self.dropout(value * gate, training=training)
