@@ -72,8 +72,10 @@ def layer_arguments(values):
         kwargs[key] = values[f"{family}_{key}"]
     if family == "dss" and kwargs["variant"] == "softmax":
         kwargs["discretization"] = "zoh"  # the softmax kernel is defined for ZOH
-    if family == "s5" and (kwargs["state_dim"] % kwargs["blocks"] or (kwargs["state_dim"] // kwargs["blocks"]) % 2):
-        kwargs["blocks"] = 1
+    if family == "s5":
+        per_block, rest = divmod(kwargs["state_dim"], kwargs["blocks"])
+        if rest or per_block % 2:  # each block must keep conjugate pairs
+            kwargs["blocks"] = 1
     return kwargs
 
 
@@ -110,14 +112,14 @@ class SSMHyperModel(keras_tuner.HyperModel):
         input_shape: `(length, features)` of continuous inputs (`length` may be
             None), or None with `vocab_size` for token inputs.
         vocab_size: vocabulary size for token inputs (id 0 = padding).
+        steps_per_epoch, epochs: when both are given, the learning rates
+            follow the papers' warmup (one epoch) + cosine schedule; else
+            they are constant.
         task: the `keras_ssm.data` task name: `"retrieval"` (or `"aan"`)
             builds an `SSMRetrievalClassifier` over document pairs (token
             inputs); any other, or None, an `SSMClassifier`.
         pool: the backbone's downsampling per block (`SSMBackbone(pool=...)`),
             fixed, not searched.
-        steps_per_epoch, epochs: when both are given, the learning rates
-            follow the papers' warmup (one epoch) + cosine schedule; else
-            they are constant.
         **fixed: any hyperparameter of `SPACE` or `FAMILY_SPACE`, fixed
             (`layer="s5"`), narrowed to choices (`layer=["s4d", "s5"]`) or to
             a range (`lr=(1e-3, 5e-3)`).
@@ -135,10 +137,10 @@ class SSMHyperModel(keras_tuner.HyperModel):
         num_classes,
         input_shape=None,
         vocab_size=None,
-        task=None,
-        pool=None,
         steps_per_epoch=None,
         epochs=None,
+        task=None,
+        pool=None,
         **fixed,
     ):
         super().__init__(name="ssm_hypermodel")

@@ -97,7 +97,8 @@ def growing_softmax_layer(re_lambda=0.3, log_dt=None):
 def test_softmax_step_scale_normalises_with_the_scaled_step(step_scale):
     layer = growing_softmax_layer()
     expected = softmax_kernel(layer, 100, step_scale)
-    np.testing.assert_allclose(numpy(layer.kernel(100, step_scale=step_scale)), expected, atol=1e-5, rtol=1e-4)
+    kernel = numpy(layer.kernel(100, step_scale=step_scale))
+    np.testing.assert_allclose(kernel, expected, atol=1e-5, rtol=1e-4)
 
 
 def test_softmax_step_scale_with_growing_modes_never_overflows():
