@@ -18,10 +18,13 @@ Three source layouts are recognised under `data_dir`:
 
 IMDB has no validation split. By default a seeded, class-stratified 10 % of
 train is held out as validation; `validation_fraction=None` follows LRA and
-S4 instead and uses the test set for validation too.
+S4 instead and uses the test set for validation too. The hold-out has its own
+seed, `split_seed` (default 0), apart from the shuffle's `seed`: changing the
+shuffle never changes the validation set.
 """
 
 import glob
+import numbers
 import os
 
 import numpy as np
@@ -137,6 +140,7 @@ def load_text(
     shuffle=True,
     seed=0,
     drop_remainder=False,
+    split_seed=0,
 ):
     """Loads byte-level IMDB (LRA "Text").
 
@@ -145,10 +149,15 @@ def load_text(
         batch_size: examples per batch.
         max_length: reviews are truncated to their first `max_length` bytes
             (LRA and S4: 4,096).
-        validation_fraction: share of train (stratified, seeded) held out as
-            validation; None uses the test set as validation (LRA / S4).
+        validation_fraction: share of train (stratified, seeded by
+            `split_seed`) held out as validation; None uses the test set as
+            validation (LRA / S4).
         source: `"auto"` (detect), `"aclimdb"`, `"tfds"` or `"npz"`.
-        bucket, shuffle, seed, drop_remainder: see `batching.make_dataset`.
+        bucket, shuffle, seed, drop_remainder: see `batching.make_dataset`
+            (`seed` only orders the training batches).
+        split_seed: int seed of the validation hold-out, independent of
+            `seed`, so the validation set stays the same when the shuffle
+            seed changes.
 
     Returns:
         `TaskData` whose datasets yield `(tokens, labels)`: int32
@@ -169,6 +178,8 @@ def load_text(
     check_positive_int("batch_size", batch_size)
     check_positive_int("max_length", max_length)
     check_fraction("validation_fraction", validation_fraction, allow_none=True)
+    if not isinstance(split_seed, numbers.Integral) or isinstance(split_seed, bool) or split_seed < 0:
+        raise ValueError(f"`split_seed` must be a non-negative integer, got {split_seed!r}.")
     layout, root = detect_layout(data_dir)
     if layout is None or (source != "auto" and source != layout):
         raise missing_data("text", data_dir, EXPECTED_LAYOUT, WHERE)
@@ -181,7 +192,7 @@ def load_text(
     if validation_fraction is None:
         parts = {"train": raw["train"], "validation": raw["test"], "test": raw["test"]}
     else:
-        keep, held = holdout_split(train_labels, validation_fraction, seed)
+        keep, held = holdout_split(train_labels, validation_fraction, split_seed)
         parts = {
             "train": ([train_texts[i] for i in keep], train_labels[keep]),
             "validation": ([train_texts[i] for i in held], train_labels[held]),
@@ -215,5 +226,5 @@ def load_text(
         info={"data_dir": root, "layout": layout, "vocab": "byte + 1 (0 = padding)",
               "truncation": f"first {max_length} bytes",
               "validation": "test set" if validation_fraction is None
-              else f"{validation_fraction:.0%} of train, stratified, seed {seed}"},
+              else f"{validation_fraction:.0%} of train, stratified, split seed {split_seed}"},
     )

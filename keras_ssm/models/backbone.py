@@ -138,6 +138,7 @@ class SSMBackbone(keras.Model):
         super().__init__(inputs, x, **kwargs)
         self.encoder, self.blocks = encoder, blocks
         self.downsamplers = [d for d in downsamplers if d is not None]
+        self._pooled_blocks = tuple(i for i, p in enumerate(pool) if p > 1)  # the block each downsampler follows
         # === Config ===
         self.layer = layer
         self.depth = depth
@@ -231,14 +232,11 @@ class SSMBackbone(keras.Model):
             x, block_state = block.chunk(x, state["blocks"][i], mask=mask, step_scale=self.step_scale)
             blocks.append(block_state)
             if self.pool[i] > 1:
-                x, mask = self.downsamplers[len(self._stage_blocks_before(i))](x, mask=mask)
+                x, mask = self.downsamplers[self._pooled_blocks.index(i)](x, mask=mask)
         if mask is None:
             mask = ops.ones(ops.shape(x)[:2], "bool")
         new_state = None if final else {"blocks": blocks, "frames": state["frames"]}
         return x, mask, new_state
-
-    def _stage_blocks_before(self, i):
-        return [j for j in range(i) if self.pool[j] > 1]
 
     def finish(self, state):
         """The output frame a full pass would add for the steps streamed since
@@ -247,13 +245,9 @@ class SSMBackbone(keras.Model):
         for stage in range(len(state["frames"])):
             if state["frames"][stage]["phase"]:
                 x, valid = self._frame_mean(state["frames"][stage])
-                block_index = self._stage_blocks()[stage] + 1
+                block_index = self._pooled_blocks[stage] + 1
                 return self._advance(x, valid, state, block_index, stage + 1, commit=False)
         return None, None, state
-
-    def _stage_blocks(self):
-        """The index of the block each downsampling follows."""
-        return [i for i, p in enumerate(self.pool) if p > 1]
 
     @staticmethod
     def _frame_mean(frame):

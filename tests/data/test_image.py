@@ -131,3 +131,38 @@ def test_bad_arguments(tmp_path):
         image.load_image(tmp_path, scale="bytes")
     with pytest.raises(ValueError, match="grayscale"):
         image.load_image(tmp_path, scale="tokens", grayscale=False)
+
+
+def _validation(folder, **kwargs):
+    x, y = zip(*batches(image.load_image(folder, batch_size=64, shuffle=False, **kwargs).validation))
+    return np.concatenate(x), np.concatenate(y)
+
+
+def test_validation_split_has_its_own_seed(tmp_path):
+    # The shuffle seed must not choose the validation images: changing it
+    # would silently change what the model is selected on.
+    _write_binary(tmp_path)
+    x0, y0 = _validation(tmp_path, seed=0)
+    x1, y1 = _validation(tmp_path, seed=1)
+    np.testing.assert_array_equal(x0, x1)
+    np.testing.assert_array_equal(y0, y1)
+    # `split_seed` alone moves it, still stratified (2 of 20 per class).
+    x2, y2 = _validation(tmp_path, split_seed=1)
+    assert not np.array_equal(x0, x2)
+    assert np.bincount(y2, minlength=10).tolist() == [PER_CLASS // 10] * 10
+    data = image.load_image(tmp_path, seed=3, split_seed=1)
+    assert "split seed 1" in data.info["validation"]
+
+
+def test_cifar_normalisation_of_s4_and_s5(tmp_path):
+    # S4 / S5 grayscale CIFAR: Normalize(mean=122.6/255, std=61.0/255) on [0, 1] pixels.
+    _write_binary(tmp_path)
+    tokens, _ = next(iter(image.load_image(tmp_path, scale="tokens", shuffle=False).test))
+    x, _ = next(iter(image.load_image(tmp_path, scale="cifar", shuffle=False).test))
+    pixels = tokens.numpy().astype(np.float64) - 1
+    np.testing.assert_allclose(x.numpy()[..., 0], (pixels / 255 - 122.6 / 255) / (61.0 / 255), atol=1e-5)
+    # RGB: S4's per-channel CIFAR-10 mean and std.
+    c, _ = next(iter(image.load_image(tmp_path, scale="cifar", grayscale=False, shuffle=False).test))
+    rgb = _train_test()[1][0].reshape(10, 1024, 3) / 255.0
+    mean, std = np.array([0.4914, 0.4822, 0.4465]), np.array([0.247, 0.243, 0.261])
+    np.testing.assert_allclose(c.numpy(), (rgb - mean) / std, atol=1e-5)

@@ -173,3 +173,18 @@ def test_bad_header_is_reported(tmp_path):
     (tmp_path / "basic_val.tsv").write_text("a\tb\n")
     with pytest.raises(ValueError, match="Source<TAB>Target"):
         listops.load_listops(tmp_path)
+
+
+def test_truncation_keeps_the_appended_eos(tmp_path):
+    # As S4: truncate to max_length - 1 tokens, then append <eos>, so every
+    # sequence (truncated or not) ends with it and fits max_length.
+    _write_fixture(tmp_path)
+    data = listops.load_listops(tmp_path, batch_size=8, max_length=3, append_eos=True, shuffle=False, bucket=False)
+    x, _ = next(iter(data.train))
+    x = x.numpy()
+    assert x.shape[1] == 3
+    ids, eos = listops.TOKEN_IDS, listops.EOS_ID
+    np.testing.assert_array_equal(x[0], [ids["[MAX"], ids["2"], eos])  # truncated: 4 tokens -> 2 + eos
+    np.testing.assert_array_equal(x[4], [ids["7"], eos, 0])  # short: kept whole, eos, padding
+    lengths = (x != 0).sum(axis=1)
+    assert (x[np.arange(len(x)), lengths - 1] == eos).all() and ((x == eos).sum(axis=1) == 1).all()

@@ -109,3 +109,25 @@ def test_bad_arguments(tmp_path):
         text.load_text(tmp_path, source="csv")
     with pytest.raises(FileNotFoundError):
         text.load_text(tmp_path, source="aclimdb")  # the folder holds the npz layout
+
+
+def _validation(folder, **kwargs):
+    data = text.load_text(folder, batch_size=16, max_length=100, validation_fraction=0.4, shuffle=False, **kwargs)
+    (x, y), = batches(data.validation)
+    return x, y
+
+
+def test_validation_split_has_its_own_seed(tmp_path):
+    # The shuffle seed must not choose the validation reviews: changing it
+    # would silently change what the model is selected on.
+    _write_npz(tmp_path)
+    x0, y0 = _validation(tmp_path, seed=0)
+    x1, y1 = _validation(tmp_path, seed=1)
+    np.testing.assert_array_equal(x0, x1)
+    np.testing.assert_array_equal(y0, y1)
+    # `split_seed` alone moves it (2 of 5 per class: 100 possible splits; seeds 0 and 2 differ).
+    x2, y2 = _validation(tmp_path, split_seed=2)
+    assert not np.array_equal(x0, x2)
+    assert sorted(y2.tolist()) == [0, 0, 1, 1]
+    data = text.load_text(tmp_path, seed=3, split_seed=2)
+    assert "split seed 2" in data.info["validation"]
