@@ -149,10 +149,15 @@ def publish(layer, runs, out_root):
     stage_info = [
         {
             "recipe": f"examples/recipes/{os.path.basename(d)}.json",
+            "spec": {
+                "seed": r["seed"], "epochs": r["epochs"], "model": r["model"], "optimizer": r["optimizer"],
+                "data": {k: v for k, v in r["data"].items() if k != "path"},
+                **({"warm_start": os.path.relpath(r["warm_start"], ROOT)} if r.get("warm_start") else {}),
+            },
             "epochs": s["epochs"], "best_epoch": s["best_epoch"],
             "best_val_accuracy": s["best_val_accuracy"], "seconds": s["seconds"],
         }
-        for d, s in zip(dirs, summaries)
+        for d, s, r in zip(dirs, summaries, recipes)
     ]
     evaluate = f"python -m keras_ssm zoo evaluate {name} --data {TEST_DATA} " + " ".join(f"--rate {r}" for r in RATES)
     meta = {
@@ -175,7 +180,10 @@ def publish(layer, runs, out_root):
             "seconds": round(sum(s["seconds"] for s in summaries), 1),
             "hardware": hardware(),
             "backend": summaries[0]["backend"],
-            "command": f"python -m keras_ssm train examples/recipes/{name}.json --out runs/{name}",
+            "command": " && ".join(
+                f"python -m keras_ssm train examples/recipes/{os.path.basename(d)}.json --out runs/{os.path.basename(d)}"
+                for d in dirs
+            ),
         },
     }
     folder = os.path.join(out_root, name)

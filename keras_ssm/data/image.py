@@ -2,16 +2,26 @@
 
 Preprocessing as in LRA: `tf.image.rgb_to_grayscale` (0.2989 R + 0.5870 G +
 0.1140 B, back to uint8), flattened row-major to length 1,024. Outputs
-float32 `(batch, 1024, 1)` scaled to [0, 1] (`scale="unit"`), to [-1, 1]
-(`"symmetric"`, S4's `Normalize(0.5, 0.5)`), or int32 pixel tokens
-`(batch, 1024)` with id = intensity + 1 (`"tokens"`, LRA's embedding input;
-`vocab_size` 257, id 0 unused). `grayscale=False` keeps the three colour
-channels, `(batch, 1024, 3)` (S4's sequential CIFAR).
+float32 `(batch, 1024, 1)` with `scale`:
+
+- `"unit"`: pixels / 255, in [0, 1];
+- `"symmetric"`: pixels / 127.5 − 1, in [-1, 1] (`Normalize(0.5, 0.5)`: S4's
+  Pathfinder normalisation, not its CIFAR one);
+- `"cifar"`: S4's and S5's CIFAR normalisation, `Normalize(mean=122.6/255,
+  std=61.0/255)` on [0, 1] pixels, i.e. (pixels − 122.6) / 61.0; in RGB,
+  S4's per-channel mean (0.4914, 0.4822, 0.4465) and std (0.247, 0.243, 0.261);
+- `"tokens"`: int32 pixel tokens `(batch, 1024)` with id = intensity + 1
+  (LRA's embedding input; `vocab_size` 257, id 0 unused).
+
+`grayscale=False` keeps the three colour channels, `(batch, 1024, 3)` (S4's
+sequential CIFAR).
 
 Split: 45,000 train / 5,000 validation / 10,000 test. The 5,000 validation
-images are a seeded, class-stratified 10 % of the official training set
-(500 per class; LRA took the last 10 % in TFDS order, which no other layout
-shares, and the npz layout is sorted by class).
+images are a class-stratified 10 % of the official training set drawn with
+its own seed, `split_seed` (default 0), not the shuffle's `seed`: changing the
+shuffle never changes the validation set (500 per class; LRA took the last
+10 % in TFDS order, which no other layout shares, and the npz layout is
+sorted by class).
 
 Source layouts recognised under `data_dir`:
 
@@ -26,6 +36,7 @@ keras_ssm loads no pickle. Use the binary version of the same archive.
 """
 
 import io
+import numbers
 import os
 
 import numpy as np
@@ -45,7 +56,11 @@ from keras_ssm.data.base import (
 
 LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SOURCES = ("auto", "binary", "tfds", "npz")
-SCALES = ("unit", "symmetric", "tokens")
+SCALES = ("unit", "symmetric", "cifar", "tokens")
+# S4's and S5's CIFAR-10 normalisation, torchvision `Normalize(mean, std)` on
+# [0, 1] pixels: grayscale, and per channel in RGB (S4's dataloader).
+CIFAR_GRAY_MEAN, CIFAR_GRAY_STD = 122.6 / 255.0, 61.0 / 255.0
+CIFAR_RGB_MEAN, CIFAR_RGB_STD = (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)
 
 EXPECTED_LAYOUT = """\
   one of
@@ -131,6 +146,15 @@ def pixel_transform(scale):
         return lambda x: tf.cast(x[:, 0], tf.int32) + 1
     if scale == "symmetric":
         return lambda x: tf.cast(x, tf.float32) / 127.5 - 1.0
+    if scale == "cifar":
+
+        def normalize(x):  # x: (length, channels), channels 1 or 3 (static)
+            gray = x.shape[-1] == 1
+            mean = tf.constant(CIFAR_GRAY_MEAN if gray else CIFAR_RGB_MEAN, tf.float32)
+            std = tf.constant(CIFAR_GRAY_STD if gray else CIFAR_RGB_STD, tf.float32)
+            return (tf.cast(x, tf.float32) / 255.0 - mean) / std
+
+        return normalize
     return lambda x: tf.cast(x, tf.float32) / 255.0
 
 
@@ -145,19 +169,25 @@ def load_image(
     shuffle=True,
     seed=0,
     drop_remainder=False,
+    split_seed=0,
 ):
     """Loads CIFAR-10 for LRA "Image" (grayscale, length 1,024).
 
     Args:
         data_dir: folder in one of the layouts of the module docstring.
         batch_size: examples per batch (LRA / S4: 50).
-        scale: `"unit"` ([0, 1]), `"symmetric"` ([-1, 1]) or `"tokens"`
-            (int32 ids = intensity + 1; needs `grayscale=True`).
+        scale: `"unit"` ([0, 1]), `"symmetric"` ([-1, 1]), `"cifar"`
+            (S4 / S5's mean and std) or `"tokens"` (int32 ids = intensity
+            + 1; needs `grayscale=True`); see the module docstring.
         grayscale: LRA's grayscale conversion; False keeps RGB channels.
         validation_fraction: share of train held out, stratified and seeded
-            (0.1 -> 45,000 / 5,000).
+            by `split_seed` (0.1 -> 45,000 / 5,000).
         source: `"auto"` (detect), `"binary"`, `"tfds"`, `"npz"`.
-        shuffle, seed, drop_remainder: see `batching.make_dataset`.
+        shuffle, seed, drop_remainder: see `batching.make_dataset` (`seed`
+            only orders the training batches).
+        split_seed: int seed of the validation hold-out, independent of
+            `seed`, so the validation set stays the same when the shuffle
+            seed changes.
 
     Returns:
         `TaskData` whose datasets yield `(pixels, labels)`: float32
@@ -178,6 +208,8 @@ def load_image(
     check_choice("scale", scale, SCALES)
     check_positive_int("batch_size", batch_size)
     check_fraction("validation_fraction", validation_fraction)
+    if not isinstance(split_seed, numbers.Integral) or isinstance(split_seed, bool) or split_seed < 0:
+        raise ValueError(f"`split_seed` must be a non-negative integer, got {split_seed!r}.")
     if scale == "tokens" and not grayscale:
         raise ValueError("`scale='tokens'` needs `grayscale=True` (one token per pixel).")
     layout, root = detect_layout(data_dir)
@@ -190,7 +222,7 @@ def load_image(
         return images.reshape(len(images), 32 * 32, images.shape[-1])
 
     train_x, train_y = raw["train"]
-    keep, held = holdout_split(train_y, validation_fraction, seed)
+    keep, held = holdout_split(train_y, validation_fraction, split_seed)
     train_x = sequences(train_x)
     parts = {
         "train": (train_x[keep], train_y[keep]),
@@ -223,5 +255,5 @@ def load_image(
         info={"data_dir": root, "layout": layout, "scale": scale,
               "preprocessing": ("tf.image.rgb_to_grayscale, " if grayscale else "RGB, ")
               + "row-major flatten to 1024",
-              "validation": f"{validation_fraction:.0%} of train, stratified, seed {seed}"},
+              "validation": f"{validation_fraction:.0%} of train, stratified, split seed {split_seed}"},
     )

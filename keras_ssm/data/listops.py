@@ -403,6 +403,9 @@ def write_dataset(
 def read_tsv(path, append_eos=False):
     """Token ids and labels of one LRA ListOps TSV file.
 
+    `append_eos` appends `<eos>` to the whole sequence; `load_listops`
+    instead truncates first, then appends it (as S4).
+
     Returns:
         `(sequences, labels)`: a list of uint8 id arrays (ids as in `VOCAB`)
         and an int32 array of labels.
@@ -450,9 +453,12 @@ def load_listops(
             generator's output).
         batch_size: examples per batch.
         max_length: longer sequences are truncated (keeping the start);
-            LRA uses 2,000 (all trees are shorter), S4 2,048.
+            LRA uses 2,000 (all trees are shorter), S4 2,048. It counts the
+            `<eos>` of `append_eos`.
         task: file prefix (`"basic"` in the LRA release).
-        append_eos: append `<eos>` (id 2) to every sequence, as S4 does.
+        append_eos: append `<eos>` (id 2) to every sequence, as S4 does:
+            a sequence is truncated to `max_length − 1` tokens first, so
+            every one ends with `<eos>`.
         bucket: length bucketing (see `batching.make_dataset`); False pads
             every batch to `max_length`.
         shuffle, seed: deterministic reshuffling of the training split.
@@ -486,8 +492,11 @@ def load_listops(
 
     datasets, sizes = {}, {}
     for split, name in (("train", "train"), ("validation", "val"), ("test", "test")):
-        sequences, labels = read_tsv(files[name], append_eos)
-        sequences = [s[:max_length] for s in sequences]
+        sequences, labels = read_tsv(files[name])
+        if append_eos:  # as S4: truncate first, so <eos> survives truncation
+            sequences = [np.append(s[: max_length - 1], np.uint8(EOS_ID)) for s in sequences]
+        else:
+            sequences = [s[:max_length] for s in sequences]
         rows, lengths = ragged(sequences, np.uint8)
         labels_t = tf.constant(labels)
 

@@ -166,3 +166,9 @@ def test_cifar_normalisation_of_s4_and_s5(tmp_path):
     rgb = _train_test()[1][0].reshape(10, 1024, 3) / 255.0
     mean, std = np.array([0.4914, 0.4822, 0.4465]), np.array([0.247, 0.243, 0.261])
     np.testing.assert_allclose(c.numpy(), (rgb - mean) / std, atol=1e-5)
+
+
+def test_bad_split_seed(tmp_path):
+    _write_binary(tmp_path)
+    with pytest.raises(ValueError, match="split_seed"):
+        image.load_image(tmp_path, split_seed=None)  # None would draw a different split every run

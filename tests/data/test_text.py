@@ -112,7 +112,8 @@ def test_bad_arguments(tmp_path):
 
 
 def _validation(folder, **kwargs):
-    data = text.load_text(folder, batch_size=16, max_length=100, validation_fraction=0.4, shuffle=False, **kwargs)
+    data = text.load_text(folder, batch_size=16, max_length=100, validation_fraction=0.4, shuffle=False,
+                          bucket=False, **kwargs)
     (x, y), = batches(data.validation)
     return x, y
 
@@ -131,3 +132,5 @@ def test_validation_split_has_its_own_seed(tmp_path):
     assert sorted(y2.tolist()) == [0, 0, 1, 1]
     data = text.load_text(tmp_path, seed=3, split_seed=2)
     assert "split seed 2" in data.info["validation"]
+    with pytest.raises(ValueError, match="split_seed"):
+        text.load_text(tmp_path, split_seed=None)  # None would draw a different split every run
