@@ -59,12 +59,14 @@ def test_padded_batch_streaming_and_rates(name):
     model = zoo.load(name)
     x, mask = pinned_inputs(metadata)
     alone = numpy(model(x[1:, :700]))
-    np.testing.assert_allclose(numpy(model((x, mask)))[1:], alone, atol=1e-5)
+    tolerance = {"rtol": 1e-5, "atol": 1e-5 * np.abs(alone).max()}  # float32 round-off on logits of ~10
+    np.testing.assert_allclose(numpy(model((x, mask)))[1:], alone, **tolerance)
     # Streamed chunk by chunk (compiled), the clip gives the full pass's logits.
     stream = ClassifierStream(model, chunk_size=model.backbone.stride * 8)
-    for start in range(0, 640, stream.chunk_size):
+    whole = 700 // stream.chunk_size * stream.chunk_size
+    for start in range(0, whole, stream.chunk_size):
         stream(x[1:, start : start + stream.chunk_size])
-    np.testing.assert_allclose(stream.finish(x[1:, 640:700]), alone, atol=1e-5)
+    np.testing.assert_allclose(stream.finish(x[1:, whole:700]), alone, **tolerance)
     # sample_rate=4000 is the model with its steps scaled by 8000 / 4000.
     assert zoo.load(name, sample_rate=4000).backbone.step_scale == step_scale_for_rate(8000, 4000)
 
