@@ -117,9 +117,15 @@ def stream_command(args):
     for start in range(0, full, chunk):
         show(start + chunk, stream(audio[:, start : start + chunk]))
     show(len(samples), stream.finish(audio[:, full:]), final=True)
-    print(f"real-time factor: {stream.samples / rate / max(stream.seconds, 1e-9):.1f}x "
-          f"({stream.samples / rate:.2f} s of audio in {stream.seconds:.3f} s of compute, "
-          f"first chunk's compilation included)")
+    running = stream.chunk_seconds[1:]
+    if running:
+        per_chunk = float(np.median(running))
+        print(f"real-time factor: {chunk / rate / per_chunk:.1f}x ({1000 * per_chunk:.1f} ms of compute per "
+              f"{1000 * chunk / rate:.0f} ms chunk, median of {len(running)}; the first chunk, compilation "
+              f"included, took {stream.chunk_seconds[0]:.2f} s)")
+    else:
+        print(f"real-time factor: {stream.samples / rate / max(stream.seconds, 1e-9):.1f}x (one chunk only, "
+              "compilation included: stream a longer file for the running figure)")
     return 0
 
 

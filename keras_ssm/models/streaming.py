@@ -48,7 +48,10 @@ class ClassifierStream:
         batch_size: streams run side by side.
 
     Attributes:
-        seconds: compute time spent so far (for the real-time factor).
+        seconds: compute time spent so far.
+        chunk_seconds: the compute time of each full chunk (the first one
+            includes the compilation): the real-time factor of a running stream
+            is `chunk_size / rate / median(chunk_seconds[1:])`.
 
     Example:
     >>> import numpy as np
@@ -77,7 +80,7 @@ class ClassifierStream:
         self._frames = state["backbone"]["frames"]
         self._state = _arrays(state)
         self._step = _compile(self._pure)
-        self.samples, self.seconds = 0, 0.0
+        self.samples, self.seconds, self.chunk_seconds = 0, 0.0, []
 
     def _full(self, arrays):
         return {
@@ -101,7 +104,8 @@ class ClassifierStream:
         start = time.perf_counter()
         logits, self._state = self._step(chunk, self._state)
         logits = ops.convert_to_numpy(logits)
-        self.seconds += time.perf_counter() - start
+        self.chunk_seconds.append(time.perf_counter() - start)
+        self.seconds += self.chunk_seconds[-1]
         self.samples += self.chunk_size
         return logits
 
