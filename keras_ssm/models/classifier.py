@@ -49,6 +49,8 @@ class SSMClassifier(SSMTask):
         # === Layers ===
         padding_mask = PaddingMask(backbone.pool, name="output_mask")
         pooling_layer = SequencePooling(pooling, name="pooling")
+        # The last valid frame of a streamed chunk (built once, not per chunk).
+        chunk_last = SequencePooling("last", name="chunk_last")
         head = keras.layers.Dense(num_classes, name="logits")
         # === Functional model ===
         inputs = backbone.input
@@ -60,6 +62,7 @@ class SSMClassifier(SSMTask):
         pooled = pooling_layer(features, mask=mask)
         super().__init__(inputs, head(pooled), **kwargs)
         self.backbone, self.pooling, self.head = backbone, pooling_layer, head
+        self._chunk_last = chunk_last
         # === Config ===
         self.num_classes = num_classes
         self.pooling_mode = pooling
@@ -113,7 +116,7 @@ class SSMClassifier(SSMTask):
         total = state["sum"] + ops.sum(features * keep, axis=1)
         count = state["count"] + ops.sum(keep, axis=1)
         if ops.shape(features)[1]:
-            last_in_chunk = SequencePooling("last")(features, mask=valid)
+            last_in_chunk = self._chunk_last(features, mask=valid)
             last = ops.where(ops.any(valid, axis=1)[:, None], last_in_chunk, state["last"])
         else:
             last = state["last"]

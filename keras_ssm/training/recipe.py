@@ -295,8 +295,7 @@ def make_distribution(recipe):
     distribution = distribution_lib.make_distribution(recipe["distribution"], model=recipe["model"])
     replicas = distribution.num_model_replicas
     if replicas > 1:
-        _, presets = _loader(recipe["data"]["task"])
-        options = {**_loader_defaults(recipe["data"]["task"]), **presets, **recipe["data"]}
+        options = _data_options(recipe)
         if options["batch_size"] % replicas:
             raise ValueError(
                 f"Recipe field `data.batch_size` ({options['batch_size']}) must be a multiple of "
@@ -309,6 +308,13 @@ def make_distribution(recipe):
                 "evenly over them (it is dropped in every split, validation and test included)."
             )
     return distribution
+
+
+def _data_options(recipe):
+    """The loader options a recipe's data runs with: the loader's defaults,
+    the task's presets, then the recipe's own fields."""
+    _, presets = _loader(recipe["data"]["task"])
+    return {**_loader_defaults(recipe["data"]["task"]), **presets, **recipe["data"]}
 
 
 def _loader_defaults(task):
@@ -405,8 +411,7 @@ def evaluate(recipe, model_path, split="test", verbose=1, sample_rate=None):
         raise ValueError(f"`model`: no file at {model_path!r} (expected a .keras file from `train`).")
     trained_rate = None
     if sample_rate is not None:
-        _, presets = _loader(recipe["data"]["task"])
-        options = {**_loader_defaults(recipe["data"]["task"]), **presets, **recipe["data"]}
+        options = _data_options(recipe)
         if "sample_rate" not in options:
             raise ValueError(f"`sample_rate`: the task {recipe['data']['task']!r} is not audio.")
         trained_rate = options["sample_rate"]
