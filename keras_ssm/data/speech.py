@@ -420,6 +420,8 @@ def load_spoken_digits(
     shuffle=True,
     seed=0,
     drop_remainder=False,
+    band_limit_rate=None,
+    band_limit_probability=0.5,
 ):
     """Loads the Free Spoken Digit Dataset as raw audio (10 classes, variable length).
 
@@ -438,6 +440,11 @@ def load_spoken_digits(
         source: `"auto"`, `"recordings"` or `"npz"`.
         bucket, shuffle, seed, drop_remainder: see `batching.make_dataset`
             (buckets from 1,024 samples).
+        band_limit_rate: augmentation of the training split (None: off):
+            each epoch, a clip is low-passed to what a `band_limit_rate` Hz
+            recording holds (`augment.band_limit`) with probability
+            `band_limit_probability`, for zero-shot robustness at that rate.
+        band_limit_probability: that probability, in [0, 1].
 
     Returns:
         `TaskData` whose datasets yield `(audio, labels)`: float32
@@ -451,6 +458,7 @@ def load_spoken_digits(
     """
     import tensorflow as tf
 
+    from keras_ssm.data.augment import band_limit
     from keras_ssm.data.batching import make_dataset, ragged
 
     data_dir = check_data_dir("fsdd", data_dir, FSDD_LAYOUT, FSDD_WHERE)
@@ -458,6 +466,12 @@ def load_spoken_digits(
     check_positive_int("batch_size", batch_size)
     check_positive_int("max_length", max_length, allow_none=True)
     check_choice("source", source, ("auto", "recordings", "npz"))
+    if band_limit_rate is not None and not 0 < band_limit_rate < sample_rate:
+        raise ValueError(
+            f"`band_limit_rate` must be None or between 0 and `sample_rate` ({sample_rate}); got {band_limit_rate!r}."
+        )
+    if not 0 <= band_limit_probability <= 1:
+        raise ValueError(f"`band_limit_probability` must lie in [0, 1]; got {band_limit_probability!r}.")
     validation_indices, test_indices = set(validation_indices), set(test_indices)
     if validation_indices & test_indices:
         raise ValueError("`validation_indices` and `test_indices` overlap.")
@@ -483,9 +497,14 @@ def load_spoken_digits(
             continue
         rows, lengths = ragged([clips[i] for i in chosen], np.float32)
         y_t = tf.constant(labels[chosen])
+        limited = None
+        if split == "train" and band_limit_rate is not None:
+            limited, _ = ragged([band_limit(clips[i], sample_rate, band_limit_rate) for i in chosen], np.float32)
 
-        def element(i, rows=rows, y_t=y_t):
+        def element(i, rows=rows, y_t=y_t, limited=limited):
             audio = rows[i]
+            if limited is not None:
+                audio = tf.cond(tf.random.uniform([]) < band_limit_probability, lambda: limited[i], lambda: audio)
             if return_mask:
                 return (audio[:, None], tf.ones_like(audio, tf.bool)), y_t[i]
             return audio[:, None], y_t[i]
@@ -509,5 +528,7 @@ def load_spoken_digits(
         info={"data_dir": root, "layout": layout, "sample_rate": sample_rate,
               "native_sample_rate": FSDD_RATE, "return_mask": return_mask,
               "preprocessing": "int16 / 32768, zero-padded per bucket"
-              + (f", resampled {FSDD_RATE} -> {sample_rate} Hz" if sample_rate != FSDD_RATE else "")},
+              + (f", resampled {FSDD_RATE} -> {sample_rate} Hz" if sample_rate != FSDD_RATE else "")
+              + (f"; training clips band-limited to {band_limit_rate} Hz with probability "
+                 f"{band_limit_probability}" if band_limit_rate is not None else "")},
     )

@@ -15,6 +15,7 @@ from keras import ops
 
 from keras_ssm import ops as ssm_ops
 from keras_ssm.discretization import DISCRETIZATIONS, discretize
+from keras_ssm.layers import real_form
 
 # Optimizer settings of the SSM parameters (Λ, B, Δ), read by the training
 # recipe: their own learning rate and no weight decay (S4D, S5, DSS papers).
@@ -89,6 +90,8 @@ class SSMLayer(keras.layers.Layer):
         self.init = init
         self.seed = seed
         self.supports_masking = True
+        # Set by keras_ssm.export.real_arithmetic: run without complex dtype or FFT.
+        self.real_arithmetic = False
 
     # -- construction -----------------------------------------------------
 
@@ -183,7 +186,8 @@ class SSMLayer(keras.layers.Layer):
 
     def call(self, inputs, mask=None, step_scale=1.0):
         u, keep = self._prepare(inputs, mask, step_scale)
-        return self._finish(self._mix(u, step_scale), u, keep)
+        mix = self._real_mix if self.real_arithmetic else self._mix
+        return self._finish(mix(u, step_scale), u, keep)
 
     # -- the canonical system -------------------------------------------
 
@@ -279,9 +283,22 @@ class KernelSSMLayer(SSMLayer):
         forward, backward = self._kernels(length, step_scale)
         return ssm_ops.fft_conv(u, forward, backward)
 
+    def _real_mix(self, u, step_scale):
+        length = real_form.static_length(u)
+        forward, backward = real_form.eager_numpy(lambda: self._kernels(length, step_scale))
+        y = real_form.causal_conv(u, forward)
+        if backward is not None:
+            # Backward tap j weights the input j + 1 steps ahead.
+            taps = np.concatenate([np.zeros_like(backward[:, :1]), backward[:, :-1]], axis=1)
+            y = y + real_form.anticausal_conv(u, taps)
+        return y
+
     def get_initial_state(self, batch_size):
-        """The zero state `(batch_size, H, N)` complex64 for `step`."""
+        """The zero state `(batch_size, H, N)` complex64 for `step` (in real
+        arithmetic, `(batch_size, H, N, 2)` float32: real and imaginary parts)."""
         n = self._system(self._streaming_length())["Lambda"].shape[-1]
+        if self.real_arithmetic:
+            return ops.zeros((batch_size, self.features, n, 2), "float32")
         return ops.zeros((batch_size, self.features, n), "complex64")
 
     def _streaming_length(self):
@@ -298,6 +315,9 @@ class KernelSSMLayer(SSMLayer):
         """
         self._check_streaming()
         u, keep = self._prepare(inputs, mask, step_scale)
+        if self.real_arithmetic:
+            mixed, new_state = self._real_chunk(u, state, step_scale)
+            return self._finish(mixed, u, keep), new_state
         length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]
         log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
         kernel = ssm_ops.vandermonde(log_z, system["C"] * b_scale * system["B"], length)
@@ -310,6 +330,27 @@ class KernelSSMLayer(SSMLayer):
         injected = ops.einsum("bjh,hnj->bhn", ops.cast(u, "complex64"), decays) * (b_scale * system["B"])
         new_state = powers[..., -1] * state + injected
         return self._finish(mixed + from_state, u, keep), new_state
+
+    def _real_chunk(self, u, state, step_scale):
+        """`chunk` in real arithmetic, the state `(batch, H, N, 2)`."""
+        length = real_form.static_length(u)
+
+        def system():
+            log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
+            return log_z, b_scale * system["B"], system["C"]
+
+        log_z, b_bar, c = real_form.eager_numpy(system)
+        kernel = np.einsum("hn,hnk->hk", c * b_bar, real_form.powers(log_z, length)).real
+        ahead = real_form.powers(log_z, length, start=1)  # Λ̄^{k+1}, (H, N, C)
+        w = c[..., None] * ahead
+        x_re, x_im = state[..., 0], state[..., 1]
+        from_state = ops.einsum("bhn,hnk->bkh", x_re, w.real) - ops.einsum("bhn,hnk->bkh", x_im, w.imag)
+        # Λ̄^{C−1−j} B̄ for input j.
+        decays = np.concatenate([np.flip(ahead[..., :-1], -1), np.ones_like(ahead[..., :1])], -1) * b_bar[..., None]
+        re, im = real_form.rotate(ahead[..., -1], x_re, x_im)
+        re = re + ops.einsum("bjh,hnj->bhn", u, decays.real)
+        im = im + ops.einsum("bjh,hnj->bhn", u, decays.imag)
+        return real_form.causal_conv(u, kernel) + from_state, ops.stack([re, im], axis=-1)
 
     def step(self, inputs_t, state, step_scale=1.0):
         """One step of the recurrence: `x_k = Λ̄ x_{k−1} + B̄ u_k`,

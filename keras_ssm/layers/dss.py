@@ -246,6 +246,12 @@ class DSSLayer(KernelSSMLayer):
             return super().call(inputs, mask=mask, step_scale=step_scale)
         # DSS-softmax normalises each example over its own length (its last
         # valid step + 1): a padded batch equals the unpadded sequences.
+        if self.real_arithmetic:
+            raise ValueError(
+                "DSS-softmax under a mask normalises each example over its own length: its "
+                "kernel is not a constant, so it does not export with a `mask`. Export the "
+                "model without the padding mask (every input of the fixed length)."
+            )
         u, keep = self._prepare(inputs, mask, step_scale)
         length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]
         positions = ops.arange(1, length + 1, dtype="int32")[None]

@@ -9,6 +9,7 @@ from keras import ops
 from keras_ssm import hippo
 from keras_ssm import ops as ssm_ops
 from keras_ssm.discretization import discretize
+from keras_ssm.layers import real_form
 from keras_ssm.layers.base import SSMLayer, check_choice, check_positive_int, log_uniform, to_complex
 
 C_INITS = ("trunc_standard", "lecun", "complex_normal")
@@ -234,6 +235,13 @@ class S5Layer(SSMLayer):
         return_state=False,
     ):
         u, keep = self._prepare(inputs, mask, step_scale)
+        if self.real_arithmetic:
+            if timesteps is not None or initial_state is not None or return_state:
+                raise ValueError(
+                    "In real arithmetic (export) S5Layer takes `inputs` and `mask` only: "
+                    "stream with `chunk(inputs, state)`; `timesteps` are not exported."
+                )
+            return self._finish(self._real_mix(u, step_scale), u, keep)
         if timesteps is not None:
             self._check_timesteps(timesteps, inputs)
         if (initial_state is not None or return_state) and self.bidirectional:
@@ -261,6 +269,49 @@ class S5Layer(SSMLayer):
         y = self._finish(self._project(states, cs), u, keep)
         return (y, last) if return_state else y
 
+    # -- real arithmetic (export; see real_form) ---------------------------
+
+    def _real_system(self, step_scale):
+        def system():
+            s = self._system()
+            log_z, b_scale = self._discretize(s, step_scale, None)
+            return {"log_z": log_z, "B": b_scale[:, None] * s["B"], "C": [s["C"], s.get("C_backward")]}
+
+        return real_form.eager_numpy(system)
+
+    @staticmethod
+    def _real_states(u, system, reverse=False):
+        """`(Re x, Im x)` `(batch, L, P')` of the scan from a zero state."""
+        b = system["B"]
+        bu_re, bu_im = ops.matmul(u, b.real.T), ops.matmul(u, b.imag.T)
+        taps = real_form.powers(system["log_z"], real_form.static_length(u))
+        return real_form.complex_conv(bu_re, bu_im, taps, reverse)
+
+    @staticmethod
+    def _real_project(states, cs):
+        """`Σ Re(C x)` over pairs of states `(Re x, Im x)` and numpy `C`."""
+        x = ops.concatenate([part for s in states for part in s], axis=-1)
+        w = np.concatenate([part for c in cs for part in (c.real, -c.imag)], axis=1)
+        return ops.matmul(x, w.T)
+
+    def _real_mix(self, u, step_scale):
+        system = self._real_system(step_scale)
+        states, cs = [self._real_states(u, system)], [system["C"][0]]
+        if self.bidirectional:
+            states.append(self._real_states(u, system, reverse=True))
+            cs.append(system["C"][1])
+        return self._real_project(states, cs)
+
+    def _real_chunk(self, u, state, step_scale):
+        """`chunk` in real arithmetic, the state `(batch, P', 2)`:
+        `x_k = Σ_{j≤k} Λ̄^{k−j} B̄ u_j + Λ̄^{k+1} x_0`."""
+        system = self._real_system(step_scale)
+        re, im = self._real_states(u, system)
+        ahead = real_form.powers(system["log_z"], real_form.static_length(u), start=1).T  # (C, P')
+        from_re, from_im = real_form.rotate(ahead, state[:, None, :, 0], state[:, None, :, 1])
+        re, im = re + from_re, im + from_im
+        return self._real_project([(re, im)], [system["C"][0]]), ops.stack([re[:, -1], im[:, -1]], axis=-1)
+
     def compute_output_spec(self, inputs, return_state=False, **kwargs):
         y = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
         if not return_state:
@@ -271,7 +322,10 @@ class S5Layer(SSMLayer):
         return self.state_dim // 2 if self.conj_sym else self.state_dim
 
     def get_initial_state(self, batch_size):
-        """The zero state `(batch_size, P')` complex64 for `step` / `initial_state`."""
+        """The zero state `(batch_size, P')` complex64 for `step` / `initial_state`
+        (in real arithmetic, `(batch_size, P', 2)` float32 for `chunk`)."""
+        if self.real_arithmetic:
+            return ops.zeros((batch_size, self._modes(), 2), "float32")
         return ops.zeros((batch_size, self._modes()), "complex64")
 
     def chunk(self, inputs, state, mask=None, step_scale=1.0):
@@ -279,6 +333,10 @@ class S5Layer(SSMLayer):
         returns `(outputs, new_state)`; a stream fed chunk by chunk equals the
         full pass over it."""
         self._check_streaming()
+        if self.real_arithmetic:
+            u, keep = self._prepare(inputs, mask, step_scale)
+            mixed, new_state = self._real_chunk(u, state, step_scale)
+            return self._finish(mixed, u, keep), new_state
         return self(inputs, mask=mask, step_scale=step_scale, initial_state=state, return_state=True)
 
     def step(self, inputs_t, state, step_scale=1.0, timesteps_t=None):
