@@ -13,7 +13,8 @@ def _frames(x, factor):
     widths = [[0, 0], [0, factor - 1]] + [[0, 0]] * (len(x.shape) - 2)
     frames = (length + factor - 1) // factor
     x = ops.pad(x, widths)[:, : frames * factor]
-    return ops.reshape(x, (ops.shape(x)[0], -1, factor, *x.shape[2:]))
+    # `frames`, not -1: a static length stays static under a free batch axis.
+    return ops.reshape(x, (ops.shape(x)[0], frames, factor, *x.shape[2:]))
 
 
 def downsample_mask(mask, factor):

@@ -283,7 +283,8 @@ class S5Layer(SSMLayer):
     def _real_states(u, system, reverse=False):
         """`(Re x, Im x)` `(batch, L, P')` of the scan from a zero state."""
         b = system["B"]
-        bu_re, bu_im = ops.matmul(u, b.real.T), ops.matmul(u, b.imag.T)
+        bu = ops.matmul(u, np.concatenate([b.real, b.imag]).T)  # one matmul, as `_inject`
+        bu_re, bu_im = bu[..., : b.shape[0]], bu[..., b.shape[0] :]
         taps = real_form.powers(system["log_z"], real_form.static_length(u))
         return real_form.complex_conv(bu_re, bu_im, taps, reverse)
 

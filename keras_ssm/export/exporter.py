@@ -1,0 +1,80 @@
+"""`export_model`: a keras_ssm model to ONNX, LiteRT or SavedModel."""
+
+import json
+import os
+
+import keras
+
+from keras_ssm.export import formats
+from keras_ssm.export.signatures import sequence_signature, streaming_signature
+
+
+def _check_backend():
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"keras_ssm exports through TensorFlow (tf2onnx, the LiteRT converter, SavedModel); "
+            f"this process runs Keras on {backend!r}. A saved model is backend-neutral: run "
+            "`python -m keras_ssm export NAME_OR_PATH --format onnx --out F.onnx` (which uses "
+            "TensorFlow whatever the backend), or set KERAS_BACKEND=tensorflow."
+        )
+
+
+def export_model(model, path, format="onnx", streaming=False, length=None, chunk_size=None,
+                 batch_size=None, mask=None, quantize=None):
+    """Exports `model` in real arithmetic (no complex dtype, no FFT).
+
+    The sequence form maps `(batch, length, features)` (or token ids) and an
+    optional `padding_mask` to the model's outputs at a fixed `length`; the
+    streaming form (causal `SSMClassifier`s) maps one chunk and the state to
+    the logits so far and the next state (see `keras_ssm.export.signatures`).
+    Beside the artifact, `PATH.json` describes its inputs, outputs and state.
+
+    Args:
+        model: a Keras model holding keras_ssm layers, e.g. `zoo.load(name)`.
+        path: the `.onnx` / `.tflite` file, or the SavedModel folder.
+        format: `"onnx"`, `"litert"` or `"saved_model"`.
+        streaming: export the streaming form instead of the sequence form.
+        length: the sequence form's input length (required).
+        chunk_size: the streaming form's chunk (a multiple of the stride).
+        batch_size: the sequence form's batch (None: any); the streaming
+            form's (default 1).
+        mask: sequence form: include `padding_mask` (default: when the model
+            takes one; not with DSS-softmax).
+        quantize: `"dynamic_int8"` for int8 LiteRT weights.
+
+    Returns:
+        The description written to `PATH.json` (a dict).
+
+    Example:
+    >>> import os, tempfile, keras_ssm                             # doctest: +SKIP
+    >>> model = keras_ssm.zoo.load("fsdd_s5")                      # doctest: +SKIP
+    >>> info = export_model(model, "fsdd_s5.onnx", length=4000)    # doctest: +SKIP
+    >>> [i["name"] for i in info["inputs"]]                        # doctest: +SKIP
+    ['inputs', 'padding_mask']
+    """
+    _check_backend()
+    if format not in formats.FORMATS:
+        raise ValueError(f"`format` must be one of {list(formats.FORMATS)}, got {format!r}.")
+    if streaming:
+        if length is not None:
+            raise ValueError("`length` is for the sequence form; the streaming form takes `chunk_size`.")
+        if chunk_size is None:
+            raise ValueError("The streaming form needs `chunk_size` (samples per call).")
+        signature = streaming_signature(model, chunk_size, batch_size or 1)
+    else:
+        if chunk_size is not None:
+            raise ValueError("`chunk_size` is for the streaming form (`streaming=True`).")
+        if length is None:
+            raise ValueError(
+                "The sequence form needs a fixed `length` (its kernels are computed for it), "
+                "e.g. the longest input the deployment feeds, zero-padded with `padding_mask`."
+            )
+        signature = sequence_signature(model, length, mask=mask, batch_size=batch_size)
+    path = formats.write(signature, path, format, quantize=quantize)
+    description = {"format": format, **signature.describe(), "quantize": quantize,
+                   "model": type(model).__name__}
+    with open(path + ".json.tmp", "w") as f:
+        json.dump(description, f, indent=2)
+    os.replace(path + ".json.tmp", path + ".json")
+    return description

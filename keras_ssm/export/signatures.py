@@ -1,0 +1,174 @@
+"""The functions an export holds: the sequence form and the streaming form.
+
+Both are `tf.function`s over a model in real arithmetic, traced once at fixed
+lengths, with named inputs and a dict of named outputs:
+
+- sequence: `inputs` `(batch, length, features)` float32 (or `tokens`
+  `(batch, length)` int32) and, when the model takes one, `padding_mask`
+  `(batch, length)` bool → `logits` (classifiers) or `outputs`;
+- streaming (causal `SSMClassifier`s): `inputs` `(batch, chunk, features)` and
+  the state → `logits` of everything streamed so far and `next_<state>` for
+  each state tensor: `block_<i>` (block i's SSM state, real and imaginary
+  parts on the last axis), `pool_sum`, `pool_count`, `pool_last` (the
+  running pooling). A runtime starts from zeros and feeds each `next_` back.
+"""
+
+import numpy as np
+
+from keras_ssm.export.real_arithmetic import real_arithmetic, ssm_layers
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+class Signature:
+    """A traced export function with its named input and output specs.
+
+    Attributes:
+        function: the `tf.function` (positional inputs in `inputs` order).
+        variables: the `tf.Variable`s it reads.
+        inputs: `[(name, shape, dtype)]`, `None` for a free batch axis.
+        outputs: output names.
+        state: `[(name, shape)]` of the streaming state (empty for sequences).
+        form: `"sequence"` or `"streaming"`.
+        length: the fixed length (sequence) or chunk size (streaming).
+    """
+
+    def __init__(self, model, function, inputs, outputs, state, form, length):
+        self.function, self.inputs, self.outputs = function, inputs, outputs
+        self.state, self.form, self.length = state, form, length
+        # The TensorFlow variables the function reads (a SavedModel tracks them).
+        self.variables = [v.value for v in model.variables]
+
+    @property
+    def input_signature(self):
+        tf = _tf()
+        return [tf.TensorSpec(shape, dtype, name=name) for name, shape, dtype in self.inputs]
+
+    def describe(self):
+        """A JSON-ready description (the export's sidecar file)."""
+        return {
+            "form": self.form,
+            "length" if self.form == "sequence" else "chunk_size": self.length,
+            "inputs": [{"name": n, "shape": list(s), "dtype": d} for n, s, d in self.inputs],
+            "outputs": list(self.outputs),
+            "state": [{"name": n, "shape": list(s), "initial": "zeros"} for n, s in self.state],
+        }
+
+
+def _is_classifier(model):
+    return hasattr(model, "backbone") and hasattr(model, "chunk")
+
+
+def _continuous(model):
+    backbone = getattr(model, "backbone", model)
+    return getattr(backbone, "input_dim", None)
+
+
+def _check_length(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _has_softmax_dss(model):
+    return any(getattr(layer, "variant", None) == "softmax" for layer in ssm_layers(model))
+
+
+def sequence_signature(model, length, mask=None, batch_size=None):
+    """The sequence form of `model` at a fixed `length`.
+
+    Args:
+        model: a Keras model holding keras_ssm layers (a preset's classifier,
+            a backbone, a `keras.Sequential`).
+        length: the input length (kernels are computed for it).
+        mask: include the `padding_mask` input (default: when the model takes
+            one, except with DSS-softmax, whose masked kernel is not constant).
+        batch_size: a fixed batch size, or None for any.
+    """
+    length = _check_length("length", length)
+    output = "logits" if _is_classifier(model) else "outputs"
+    features = _continuous(model)
+    takes_mask = features is not None and len(model.inputs) == 2
+    if mask is None:
+        mask = takes_mask and not _has_softmax_dss(model)
+    if mask and not takes_mask:
+        raise ValueError("`mask`: this model takes no padding mask.")
+    if features is not None:
+        inputs = [("inputs", (batch_size, length, features), "float32")]
+    elif getattr(getattr(model, "backbone", model), "vocab_size", None) is not None:
+        inputs = [("tokens", (batch_size, length), "int32")]
+    else:
+        shape = tuple(model.inputs[0].shape)
+        if len(model.inputs) != 1 or len(shape) != 3 or shape[-1] is None:
+            raise ValueError(
+                "Export takes models with one `(batch, length, features)` input, or keras_ssm "
+                f"backbones and classifiers; got inputs {[tuple(i.shape) for i in model.inputs]}."
+            )
+        inputs = [("inputs", (batch_size, length, shape[-1]), "float32")]
+    if mask:
+        inputs.append(("padding_mask", (batch_size, length), "bool"))
+    tf = _tf()
+
+    def run(*args):
+        x = list(args) if len(args) > 1 else (args[0] if features is None else [args[0], None])
+        with real_arithmetic(model):
+            return {output: model(x, training=False)}
+
+    specs = [tf.TensorSpec(s, d, name=n) for n, s, d in inputs]
+    function = tf.function(run, input_signature=specs, autograph=False)
+    return Signature(model, function, inputs, [output], [], "sequence", length)
+
+
+def _state_leaves(state):
+    """`[(name, tensor)]` of a classifier's chunk state (frame phases are 0)."""
+    leaves = [(f"block_{i}", s) for i, s in enumerate(state["backbone"]["blocks"])]
+    return leaves + [("pool_sum", state["sum"]), ("pool_count", state["count"]), ("pool_last", state["last"])]
+
+
+def streaming_signature(model, chunk_size, batch_size=1):
+    """The streaming form of a causal `SSMClassifier`: one chunk of
+    `chunk_size` samples (a multiple of the backbone's stride) and the state in,
+    the logits so far and the next state out."""
+    if not _is_classifier(model):
+        raise ValueError(
+            f"The streaming form exports an SSMClassifier (its `chunk`); got {type(model).__name__}. "
+            "Export the sequence form instead (no `--streaming`)."
+        )
+    chunk_size = _check_length("chunk_size", chunk_size)
+    backbone = model.backbone
+    if any(layer.bidirectional for layer in ssm_layers(model)):
+        raise ValueError("The streaming form needs a causal model: this one has bidirectional layers.")
+    if chunk_size % backbone.stride:
+        raise ValueError(
+            f"`chunk_size` ({chunk_size}) must be a multiple of the model's stride ({backbone.stride}, "
+            f"the product of its `pool`), e.g. {backbone.stride * max(1, round(chunk_size / backbone.stride))}."
+        )
+    features = _continuous(model)
+    with real_arithmetic(model):
+        template = model.get_initial_state(batch_size)
+    frames = template["backbone"]["frames"]
+    leaves = _state_leaves(template)
+    state = [(name, (batch_size, *tuple(value.shape)[1:])) for name, value in leaves]
+    if features is not None:
+        inputs = [("inputs", (batch_size, chunk_size, features), "float32")]
+    else:
+        inputs = [("tokens", (batch_size, chunk_size), "int32")]
+    inputs += [(name, shape, "float32") for name, shape in state]
+    tf = _tf()
+
+    def run(x, *values):
+        blocks = list(values[: len(values) - 3])
+        total, count, last = values[len(values) - 3 :]
+        full = {"backbone": {"blocks": blocks, "frames": frames}, "sum": total, "count": count, "last": last}
+        with real_arithmetic(model):
+            logits, new_state = model.chunk(x, full)
+        return {"logits": logits, **{f"next_{name}": value for name, value in _state_leaves(new_state)}}
+
+    specs = [tf.TensorSpec(s, d, name=n) for n, s, d in inputs]
+    function = tf.function(run, input_signature=specs, autograph=False)
+    outputs = ["logits"] + [f"next_{name}" for name, _ in state]
+    return Signature(model, function, inputs, outputs, state, "streaming", chunk_size)

@@ -1,0 +1,68 @@
+"""Holding an export to its Keras model: the same inputs through both."""
+
+import numpy as np
+from keras import ops
+
+from keras_ssm.export.runtime import ExportedModel
+
+
+def relative_error(actual, expected):
+    """`max |actual − expected| / max |expected|`."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-30))
+
+
+def sample_inputs(description, batch_size=2, seed=0, chunks=1, vocab_size=None):
+    """Random inputs for an export's description: audio-like uniform [-1, 1)
+    features, token ids in `[1, vocab_size)`, a padding mask that cuts the
+    second example short. Streaming: `chunks` chunks, concatenated."""
+    rng = np.random.default_rng(seed)
+    first = description["inputs"][0]
+    shape = [batch_size if d is None else d for d in first["shape"]]
+    shape[0] = batch_size
+    shape[1] *= chunks
+    if first["dtype"] == "int32":
+        x = rng.integers(1, vocab_size or 2, shape).astype(np.int32)
+    else:
+        x = rng.uniform(-1, 1, shape).astype(np.float32)
+    feeds = {first["name"]: x}
+    if any(i["name"] == "padding_mask" for i in description["inputs"]):
+        valid = np.full(batch_size, shape[1])
+        valid[1:] = max(1, (2 * shape[1]) // 3)
+        feeds["padding_mask"] = np.arange(shape[1])[None] < valid[:, None]
+    return feeds
+
+
+def _keras_outputs(model, feeds):
+    x = feeds.get("inputs", feeds.get("tokens"))
+    if "padding_mask" in feeds:
+        x = [x, feeds["padding_mask"]]
+    return ops.convert_to_numpy(model(x, training=False))
+
+
+def verify(model, path, description, seed=0, chunks=4, vocab_size=None):
+    """Runs the export at `path` in its runtime and the Keras `model` on the
+    same inputs; returns the largest relative error.
+
+    Sequence form: the outputs on a batch of 2 (the second padded, when the
+    export takes a mask). Streaming form: a stream of `chunks` chunks fed
+    one by one from the zero state, against the Keras full pass over each
+    prefix (the logits after every chunk).
+    """
+    exported = ExportedModel(path)
+    if description["form"] == "sequence":
+        batch = 2 if description["inputs"][0]["shape"][0] is None else description["inputs"][0]["shape"][0]
+        feeds = sample_inputs(description, batch, seed, vocab_size=vocab_size)
+        output = description["outputs"][0]
+        return relative_error(exported(**feeds)[output], _keras_outputs(model, feeds))
+    batch = description["inputs"][0]["shape"][0]
+    stream = sample_inputs(description, batch, seed, chunks=chunks, vocab_size=vocab_size)
+    name, size = description["inputs"][0]["name"], description["chunk_size"]
+    state = {s["name"]: np.zeros(s["shape"], np.float32) for s in description["state"]}
+    worst = 0.0
+    for i in range(chunks):
+        outputs = exported(**{name: stream[name][:, i * size : (i + 1) * size]}, **state)
+        state = {s: outputs[f"next_{s}"] for s in state}
+        expected = _keras_outputs(model, {name: stream[name][:, : (i + 1) * size]})
+        worst = max(worst, relative_error(outputs["logits"], expected))
+    return worst
