@@ -10,6 +10,8 @@ Commands:
                best recipe as JSON.
     zoo        list, describe, evaluate and stream the pretrained presets
                (`keras_ssm/cli_zoo.py`).
+    export     export a model to ONNX, LiteRT or SavedModel, verified in its
+               runtime (`keras_ssm/cli_export.py`).
 """
 
 import argparse
@@ -21,7 +23,7 @@ import keras
 import numpy as np
 
 import keras_ssm
-from keras_ssm import cli_zoo
+from keras_ssm import cli_export, cli_zoo
 from keras_ssm.simulate import simulate
 
 DEMO_LAYERS = [
@@ -208,6 +210,7 @@ def main(argv=None):
     tune_parser.set_defaults(run=tune)
 
     cli_zoo.add_parser(commands)
+    cli_export.add_parser(commands)
 
     args = parser.parse_args(argv)
     try:

@@ -15,5 +15,5 @@ echo "Setting up .venv (keras, jax, tensorflow-cpu, torch==2.13.0 CPU; a few min
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install --quiet "torch==2.13.0" -c constraints.txt
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[all,test,plot]"
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[all,test,plot,export]"
 echo "$want" > "$stamp"

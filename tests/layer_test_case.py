@@ -11,7 +11,10 @@ active backend:
   and masked outputs zero (DSS-softmax normalising over each example's length,
   its last valid step + 1);
 - `.keras` round trip inside `keras.Sequential` (safe mode, no custom
-  objects): same predictions, and a length the model was not built with.
+  objects): same predictions, and a length the model was not built with;
+- real arithmetic (the export form, no complex dtype or FFT): the call, at a
+  `step_scale` and under a mask, against the recurrence and the usual pass,
+  and, for causal layers, a stream fed chunk by chunk with real states.
 """
 
 import json
@@ -24,6 +27,7 @@ import numpy as np
 from keras import ops
 
 from keras_ssm import simulate
+from keras_ssm.export import real_arithmetic
 
 BATCH, FEATURES = 3, 4
 
@@ -110,6 +114,28 @@ def check_serialization(layer, tmp_path, length=32):
     assert other.shape == (BATCH, length + 13, 2) and np.all(np.isfinite(other))
 
 
+def check_real_arithmetic(layer, oracle, length=48, step_scale=0.6):
+    x = inputs(length, seed=4)
+    mask = None if _needs_length(layer) else np.arange(length)[None] < np.array([[length], [30], [7]])
+    usual = numpy(layer(x, mask=mask, step_scale=step_scale))
+    with real_arithmetic(layer):
+        real = numpy(layer(x, mask=mask, step_scale=step_scale))
+    u = x if mask is None else np.where(mask[..., None], x, 0.0)
+    expected = oracle(params_for(layer, length, step_scale), u, step_scale)
+    expected = expected if mask is None else expected * mask[..., None]
+    assert relative_error(real, expected) <= 1e-4
+    np.testing.assert_allclose(real, usual, atol=1e-5, rtol=0)
+    if layer.bidirectional or _needs_length(layer):
+        return
+    with real_arithmetic(layer):
+        state, outputs = layer.get_initial_state(BATCH), []
+        for start in range(0, length, 16):
+            y, state = layer.chunk(x[:, start : start + 16], state, mask=mask[:, start : start + 16])
+            outputs.append(numpy(y))
+    assert tuple(state.shape)[-1] == 2 and "float" in str(state.dtype)
+    np.testing.assert_allclose(np.concatenate(outputs, axis=1), numpy(layer(x, mask=mask)), atol=1e-5, rtol=0)
+
+
 def run_layer_test(cls, kwargs, oracle, tmp_path, length=64, step_scale=0.6, **call_kwargs):
     layer = cls(seed=0, **kwargs)
     check_oracle(layer, oracle, length, **call_kwargs)
@@ -118,6 +144,8 @@ def run_layer_test(cls, kwargs, oracle, tmp_path, length=64, step_scale=0.6, **c
         check_streaming(layer)
     check_masking(layer, oracle)
     check_serialization(layer, tmp_path)
+    if not call_kwargs:  # `timesteps` are not exported
+        check_real_arithmetic(layer, oracle)
 
 
 OTHER_BACKEND_LOADER = """

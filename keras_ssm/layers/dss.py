@@ -249,8 +249,9 @@ class DSSLayer(KernelSSMLayer):
         if self.real_arithmetic:
             raise ValueError(
                 "DSS-softmax under a mask normalises each example over its own length: its "
-                "kernel is not a constant, so it does not export with a `mask`. Export the "
-                "model without the padding mask (every input of the fixed length)."
+                "kernel is not a constant, so it does not export with a mask (a padding mask, "
+                "or the frame mask of a `pool` before this block). Export a model without pooling "
+                "before its DSS-softmax layers and without the padding mask, or use variant='exp'."
             )
         u, keep = self._prepare(inputs, mask, step_scale)
         length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]

@@ -1,0 +1,161 @@
+"""Exports of every layer kind, uni- and bidirectional, run in their own runtimes.
+
+The artifacts are written through TensorFlow (tf2onnx, the LiteRT converter,
+SavedModel) whatever backend trained the model, so these run on the
+TensorFlow pass; on the others the clear error (and the CLI, which re-runs
+itself on TensorFlow) are what is checked.
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_ssm
+from keras_ssm import export
+from keras_ssm.export import formats
+from keras_ssm.models import SSMBackbone, SSMClassifier
+
+pytestmark = pytest.mark.export
+ON_TF = keras.backend.backend() == "tensorflow"
+needs_tf = pytest.mark.skipif(not ON_TF, reason="exports run on TensorFlow; see test_other_backends_name_the_route")
+
+LAYERS = {
+    "s4d": {"state_dim": 8},
+    "dss": {"state_dim": 8, "variant": "exp"},
+    "s5": {"state_dim": 8, "blocks": 2},
+}
+EXTENSION = {"onnx": ".onnx", "litert": ".tflite", "saved_model": ""}
+
+
+def classifier(layer, bidirectional=False, seed=0, pool=(4, 1), **layer_kwargs):
+    keras.utils.set_random_seed(seed)
+    kwargs = dict(LAYERS[layer], bidirectional=bidirectional, **layer_kwargs)
+    backbone = SSMBackbone(layer, depth=2, width=8, input_dim=1, pool=list(pool), layer_kwargs=kwargs)
+    model = SSMClassifier(backbone, num_classes=3)
+    # Non-trivial normalisation statistics, as a trained model has.
+    for block in backbone.blocks:
+        block.norm.moving_mean.assign(np.linspace(-0.2, 0.3, 8).astype("float32"))
+        block.norm.moving_variance.assign(np.linspace(0.5, 2.0, 8).astype("float32"))
+    return model
+
+
+def out(tmp_path, name, format):
+    return os.path.join(str(tmp_path), name + EXTENSION[format])
+
+
+@needs_tf
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("format", ["onnx", "litert", "saved_model"])
+def test_sequence_form_agrees_in_its_runtime(tmp_path, layer, bidirectional, format):
+    model = classifier(layer, bidirectional)
+    path = out(tmp_path, "model", format)
+    description = export.export_model(model, path, format=format, length=64)
+    assert [i["name"] for i in description["inputs"]] == ["inputs", "padding_mask"]
+    assert export.verify(model, path, description) <= 1e-4  # a padded second example included
+    assert os.path.exists(path + ".json")
+    if format == "onnx":
+        import onnx
+
+        graph = onnx.load(path).graph
+        types = {node.op_type for node in graph.node}
+        assert not types & {"DFT", "STFT"}, types
+        assert {i.type.tensor_type.elem_type for i in graph.input} <= {onnx.TensorProto.FLOAT, onnx.TensorProto.BOOL}
+
+
+@needs_tf
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+@pytest.mark.parametrize("format", ["onnx", "litert", "saved_model"])
+def test_streaming_form_equals_the_full_pass(tmp_path, layer, format):
+    model = classifier(layer)
+    path = out(tmp_path, "stream", format)
+    description = export.export_model(model, path, format=format, streaming=True, chunk_size=16)
+    assert description["outputs"][0] == "logits"
+    assert [s["name"] for s in description["state"]] == ["block_0", "block_1", "pool_sum", "pool_count", "pool_last"]
+    assert description["state"][0]["shape"][-1] == 2  # real and imaginary parts
+    assert export.verify(model, path, description, chunks=5) <= 1e-4
+
+
+@needs_tf
+def test_token_and_sequential_models(tmp_path):
+    keras.utils.set_random_seed(1)
+    tokens = SSMClassifier(SSMBackbone("s5", depth=1, width=8, vocab_size=12, layer_kwargs={"state_dim": 4}), 2)
+    path = out(tmp_path, "tokens", "onnx")
+    description = export.export_model(tokens, path, length=32)
+    assert description["inputs"] == [{"name": "tokens", "shape": [None, 32], "dtype": "int32"}]
+    assert export.verify(tokens, path, description, vocab_size=12) <= 1e-4
+    sequential = keras.Sequential([keras.Input((None, 3)), keras_ssm.S5Layer(state_dim=8, seed=0), keras.layers.Dense(2)])
+    path = out(tmp_path, "sequential", "litert")
+    description = export.export_model(sequential, path, format="litert", length=40)
+    assert description["outputs"] == ["outputs"]
+    assert export.verify(sequential, path, description) <= 1e-4
+
+
+@needs_tf
+def test_dss_softmax_exports_without_a_mask(tmp_path):
+    model = classifier("dss", variant="softmax", pool=(1, 1))
+    path = out(tmp_path, "softmax", "onnx")
+    description = export.export_model(model, path, length=48)
+    assert [i["name"] for i in description["inputs"]] == ["inputs"]
+    assert export.verify(model, path, description) <= 1e-4
+    for refused, kwargs in ((model, {"mask": True}), (classifier("dss", variant="softmax"), {})):
+        with pytest.raises(ValueError, match="DSS-softmax under a mask"):
+            export.export_model(refused, out(tmp_path, "refused", "onnx"), length=48, **kwargs)
+    assert sorted(os.listdir(str(tmp_path))) == ["softmax.onnx", "softmax.onnx.json"]
+
+
+@needs_tf
+def test_dynamic_int8_litert_stays_close(tmp_path):
+    model = classifier("s5")
+    path = out(tmp_path, "int8", "litert")
+    description = export.export_model(model, path, format="litert", length=64, quantize="dynamic_int8")
+    assert description["quantize"] == "dynamic_int8"
+    assert export.verify(model, path, description) <= 5e-2
+
+
+@needs_tf
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "needs a fixed `length`"),
+    ({"length": 0}, "`length` must be a positive integer"),
+    ({"length": 32, "format": "tflite"}, "`format` must be one of"),
+    ({"length": 32, "quantize": "dynamic_int8"}, "LiteRT format only"),
+    ({"streaming": True}, "needs `chunk_size`"),
+    ({"streaming": True, "chunk_size": 10}, "multiple of the model's stride"),
+    ({"streaming": True, "chunk_size": 16, "length": 16}, "`length` is for the sequence form"),
+])
+def test_bad_arguments_say_what_to_do(tmp_path, kwargs, message):
+    model = classifier("s4d")
+    path = out(tmp_path, "bad", "onnx")
+    with pytest.raises(ValueError, match=message):
+        export.export_model(model, path, **kwargs)
+    assert os.listdir(str(tmp_path)) == []
+
+
+@needs_tf
+def test_streaming_needs_a_causal_classifier(tmp_path):
+    with pytest.raises(ValueError, match="causal"):
+        export.export_model(classifier("s5", bidirectional=True), out(tmp_path, "x", "onnx"), streaming=True, chunk_size=16)
+    backbone = classifier("s5").backbone
+    with pytest.raises(ValueError, match="SSMClassifier"):
+        export.export_model(backbone, out(tmp_path, "x", "onnx"), streaming=True, chunk_size=16)
+
+
+@needs_tf
+def test_a_failed_conversion_leaves_nothing(tmp_path, monkeypatch):
+    def broken(signature, path):
+        with open(path, "wb") as f:
+            f.write(b"half")
+        raise RuntimeError("converter failed")
+
+    monkeypatch.setattr(formats, "_write_onnx", broken)
+    with pytest.raises(RuntimeError, match="converter failed"):
+        export.export_model(classifier("s4d"), out(tmp_path, "model", "onnx"), length=32)
+    assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.skipif(ON_TF, reason="the error is for the other backends")
+def test_other_backends_name_the_route(tmp_path):
+    with pytest.raises(RuntimeError, match="python -m keras_ssm export"):
+        export.export_model(classifier("s5"), out(tmp_path, "x", "onnx"), length=32)
