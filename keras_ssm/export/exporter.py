@@ -5,19 +5,8 @@ import os
 
 import keras
 
-from keras_ssm.export import formats
+from keras_ssm.export import formats, keras_routes
 from keras_ssm.export.signatures import sequence_signature, streaming_signature
-
-
-def _check_backend():
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise RuntimeError(
-            f"keras_ssm exports through TensorFlow (tf2onnx, the LiteRT converter, SavedModel); "
-            f"this process runs Keras on {backend!r}. A saved model is backend-neutral: run "
-            "`python -m keras_ssm export NAME_OR_PATH --format onnx --out F.onnx` (which uses "
-            "TensorFlow whatever the backend), or set KERAS_BACKEND=tensorflow."
-        )
 
 
 def export_model(model, path, format="onnx", streaming=False, length=None, chunk_size=None,
@@ -29,6 +18,13 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
     streaming form (causal `SSMClassifier`s) maps one chunk and the state to
     the logits so far and the next state (see `keras_ssm.export.signatures`).
     Beside the artifact, `PATH.json` describes its inputs, outputs and state.
+
+    On TensorFlow every form and format is written from a `tf.function`
+    (tf2onnx, the LiteRT converter, SavedModel). On JAX (ONNX, SavedModel)
+    and torch (ONNX, LiteRT) the sequence form goes through Keras's own
+    `model.export`; anything else there is refused with the TensorFlow route
+    (`python -m keras_ssm export`, which runs on TensorFlow whatever the
+    backend).
 
     Args:
         model: a Keras model holding keras_ssm layers, e.g. `zoo.load(name)`.
@@ -53,15 +49,18 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
     >>> [i["name"] for i in info["inputs"]]                        # doctest: +SKIP
     ['inputs', 'padding_mask']
     """
-    _check_backend()
-    if format not in formats.FORMATS:
-        raise ValueError(f"`format` must be one of {list(formats.FORMATS)}, got {format!r}.")
+    backend = keras.backend.backend()
+    formats.check_format(format, quantize)
+    if backend != "tensorflow":
+        keras_routes.check_route(backend, format, streaming)
     if streaming:
         if length is not None:
             raise ValueError("`length` is for the sequence form; the streaming form takes `chunk_size`.")
         if chunk_size is None:
             raise ValueError("The streaming form needs `chunk_size` (samples per call).")
         signature = streaming_signature(model, chunk_size, batch_size or 1)
+        path = formats.write(signature, path, format, quantize=quantize)
+        description = signature.describe()
     else:
         if chunk_size is not None:
             raise ValueError("`chunk_size` is for the streaming form (`streaming=True`).")
@@ -70,9 +69,20 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
                 "The sequence form needs a fixed `length` (its kernels are computed for it), "
                 "e.g. the longest input the deployment feeds, zero-padded with `padding_mask`."
             )
-        signature = sequence_signature(model, length, mask=mask, batch_size=batch_size)
-    path = formats.write(signature, path, format, quantize=quantize)
-    description = {"format": format, **signature.describe(), "quantize": quantize,
+        if backend == "tensorflow":
+            signature = sequence_signature(model, length, mask=mask, batch_size=batch_size)
+            path = formats.write(signature, path, format, quantize=quantize)
+            description = signature.describe()
+        else:
+            if quantize is not None:
+                raise ValueError(f"`quantize` runs through TensorFlow's LiteRT converter, not on {backend}.")
+            inputs, output, runtime_inputs, runtime_outputs = keras_routes.export_sequence(
+                model, path, format, length, mask, batch_size
+            )
+            description = {"form": "sequence", "length": length, "outputs": [output], "state": [],
+                           "inputs": [{"name": n, "shape": list(sh), "dtype": d} for n, sh, d in inputs],
+                           "runtime_inputs": runtime_inputs, "runtime_outputs": runtime_outputs}
+    description = {"format": format, **description, "quantize": quantize, "backend": backend,
                    "model": type(model).__name__}
     with open(path + ".json.tmp", "w") as f:
         json.dump(description, f, indent=2)

@@ -60,29 +60,43 @@ def _write_litert(signature, path, quantize=None):
         f.write(flatbuffer)
 
 
-def write(signature, path, format, quantize=None):
-    """Writes `signature` to `path` in `format` (`"onnx"`, `"litert"`,
-    `"saved_model"`), atomically. `quantize="dynamic_int8"` (LiteRT only)
-    stores the weights in int8 (dynamic-range quantization)."""
+def check_format(format, quantize=None):
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {list(FORMATS)}, got {format!r}.")
     if quantize is not None and format != "litert":
         raise ValueError(f"`quantize` applies to the LiteRT format only, not {format!r}.")
+
+
+def write_atomically(path, format, writer):
+    """Runs `writer(target)` on a staging path beside `path`, then renames
+    the artifact into place: a failure leaves nothing behind."""
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         target = os.path.join(staging, "artifact" + EXTENSIONS[format])
-        if format == "onnx":
-            _write_onnx(signature, target)
-        elif format == "litert":
-            _write_litert(signature, target, quantize)
-        else:
-            _write_saved_model(signature, target)
+        writer(target)
         if os.path.isdir(path):
             shutil.rmtree(path)
         os.replace(target, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def write(signature, path, format, quantize=None):
+    """Writes `signature` to `path` in `format` (`"onnx"`, `"litert"`,
+    `"saved_model"`), atomically. `quantize="dynamic_int8"` (LiteRT only)
+    stores the weights in int8 (dynamic-range quantization)."""
+    check_format(format, quantize)
+
+    def writer(target):
+        if format == "onnx":
+            _write_onnx(signature, target)
+        elif format == "litert":
+            _write_litert(signature, target, quantize)
+        else:
+            _write_saved_model(signature, target)
+
+    return write_atomically(path, format, writer)

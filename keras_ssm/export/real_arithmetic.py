@@ -4,6 +4,7 @@ import contextlib
 
 import keras  # noqa: F401 (the doctest)
 
+from keras_ssm.layers import real_form
 from keras_ssm.layers.base import SSMLayer
 
 
@@ -16,8 +17,9 @@ def ssm_layers(model):
 def real_arithmetic(model):
     """Runs `model`'s SSM layers without complex dtype or FFT while open.
 
-    The layers compute their kernels and powers of `Λ̄` once per traced shape,
-    in numpy, and apply them as depthwise convolutions and real matmuls, so
+    The layers compute their kernels and powers of `Λ̄` once per shape (kept
+    until the context closes: weights changed inside are not seen), in
+    numpy, and apply them as depthwise convolutions and real matmuls, so
     the graph of a `tf.function` traced inside exports anywhere. Outputs equal
     the usual pass (float32 round-off); streaming states become real
     `(..., 2)` tensors (real and imaginary parts) and stream by `chunk`.
@@ -37,10 +39,14 @@ def real_arithmetic(model):
     if not layers:
         raise ValueError(f"`model` ({type(model).__name__}) holds no keras_ssm SSM layer.")
     previous = [layer.real_arithmetic for layer in layers]
+    opened = []
     for layer in layers:
         layer.real_arithmetic = True
+        opened.append(real_form.open_cache(layer))
     try:
         yield model
     finally:
-        for layer, value in zip(layers, previous):
+        for layer, value, mine in zip(layers, previous, opened):
             layer.real_arithmetic = value
+            if mine:
+                real_form.close_cache(layer)

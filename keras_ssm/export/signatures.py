@@ -78,17 +78,9 @@ def _has_softmax_dss(model):
     return any(getattr(layer, "variant", None) == "softmax" for layer in ssm_layers(model))
 
 
-def sequence_signature(model, length, mask=None, batch_size=None):
-    """The sequence form of `model` at a fixed `length`.
-
-    Args:
-        model: a Keras model holding keras_ssm layers (a preset's classifier,
-            a backbone, a `keras.Sequential`).
-        length: the input length (kernels are computed for it).
-        mask: include the `padding_mask` input (default: when the model takes
-            one, except with DSS-softmax, whose masked kernel is not constant).
-        batch_size: a fixed batch size, or None for any.
-    """
+def sequence_inputs(model, length, mask=None, batch_size=None):
+    """`(inputs, output)` of the sequence form: `[(name, shape, dtype)]` and
+    the output's name (see `sequence_signature`)."""
     length = _check_length("length", length)
     output = "logits" if _is_classifier(model) else "outputs"
     features = _continuous(model)
@@ -111,6 +103,22 @@ def sequence_signature(model, length, mask=None, batch_size=None):
         inputs = [("inputs", (batch_size, length, shape[-1]), "float32")]
     if mask:
         inputs.append(("padding_mask", (batch_size, length), "bool"))
+    return inputs, output
+
+
+def sequence_signature(model, length, mask=None, batch_size=None):
+    """The sequence form of `model` at a fixed `length`.
+
+    Args:
+        model: a Keras model holding keras_ssm layers (a preset's classifier,
+            a backbone, a `keras.Sequential`).
+        length: the input length (kernels are computed for it).
+        mask: include the `padding_mask` input (default: when the model takes
+            one, except with DSS-softmax, whose masked kernel is not constant).
+        batch_size: a fixed batch size, or None for any.
+    """
+    inputs, output = sequence_inputs(model, length, mask, batch_size)
+    features = _continuous(model)
     tf = _tf()
 
     def run(*args):
@@ -120,7 +128,7 @@ def sequence_signature(model, length, mask=None, batch_size=None):
 
     specs = [tf.TensorSpec(s, d, name=n) for n, s, d in inputs]
     function = tf.function(run, input_signature=specs, autograph=False)
-    return Signature(model, function, inputs, [output], [], "sequence", length)
+    return Signature(model, function, inputs, [output], [], "sequence", inputs[0][1][1])
 
 
 def _state_leaves(state):

@@ -53,8 +53,11 @@ def verify(model, path, description, seed=0, chunks=4, vocab_size=None):
     if description["form"] == "sequence":
         batch = 2 if description["inputs"][0]["shape"][0] is None else description["inputs"][0]["shape"][0]
         feeds = sample_inputs(description, batch, seed, vocab_size=vocab_size)
-        output = description["outputs"][0]
-        return relative_error(exported(**feeds)[output], _keras_outputs(model, feeds))
+        # Keras's own exporters name inputs and outputs themselves (same order).
+        names = description.get("runtime_inputs") or [i["name"] for i in description["inputs"]]
+        outputs = exported(**{rt: feeds[i["name"]] for rt, i in zip(names, description["inputs"])})
+        output = (description.get("runtime_outputs") or description["outputs"])[0]
+        return relative_error(outputs[output], _keras_outputs(model, feeds))
     batch = description["inputs"][0]["shape"][0]
     stream = sample_inputs(description, batch, seed, chunks=chunks, vocab_size=vocab_size)
     name, size = description["inputs"][0]["name"], description["chunk_size"]

@@ -285,7 +285,9 @@ class KernelSSMLayer(SSMLayer):
 
     def _real_mix(self, u, step_scale):
         length = real_form.static_length(u)
-        forward, backward = real_form.eager_numpy(lambda: self._kernels(length, step_scale))
+        forward, backward = real_form.constants(
+            self, ("kernels", length, float(step_scale)), lambda: self._kernels(length, step_scale)
+        )
         y = real_form.causal_conv(u, forward)
         if backward is not None:
             # Backward tap j weights the input j + 1 steps ahead.
@@ -339,7 +341,7 @@ class KernelSSMLayer(SSMLayer):
             log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
             return log_z, b_scale * system["B"], system["C"]
 
-        log_z, b_bar, c = real_form.eager_numpy(system)
+        log_z, b_bar, c = real_form.constants(self, ("system", float(step_scale)), system)
         kernel = np.einsum("hn,hnk->hk", c * b_bar, real_form.powers(log_z, length)).real
         ahead = real_form.powers(log_z, length, start=1)  # Λ̄^{k+1}, (H, N, C)
         w = c[..., None] * ahead

@@ -14,19 +14,43 @@ need them once trained:
 
 The constants (kernels, powers of `Λ̄`) are computed in numpy from the
 layer's current weights when the graph is built, eagerly even inside a
-`tf.function` trace (`tf.init_scope`), and enter the exported graph as
-constants: an export is a frozen, inference-only model. A layer runs this
+`tf.function` trace (`tf.init_scope`; under `jax.jit` or `torch.export`, from
+an eager call made first), and enter the exported graph as constants: an
+export is a frozen, inference-only model. A layer runs this
 way while `layer.real_arithmetic` is True (`keras_ssm.export.real_arithmetic`).
 """
+
+import weakref
 
 import keras
 import numpy as np
 from keras import ops
 
 
-def eager_numpy(fn):
-    """`fn()`'s tensors as numpy (None stays None), computed eagerly, outside
-    any `tf.function` trace."""
+# Constants per layer and key, kept while `real_arithmetic` is open: a trace
+# that cannot read variables (jax.jit, torch.export) finds those of an
+# eager warm-up call.
+_CONSTANTS = weakref.WeakKeyDictionary()
+
+
+def open_cache(layer):
+    """Opens `layer`'s cache; False if it was open already (a nested context)."""
+    if layer in _CONSTANTS:
+        return False
+    _CONSTANTS[layer] = {}
+    return True
+
+
+def close_cache(layer):
+    _CONSTANTS.pop(layer, None)
+
+
+def constants(layer, key, fn):
+    """`fn()`'s tensors as numpy (None stays None), computed eagerly: outside
+    any `tf.function` trace, or once per `key` while the cache is open."""
+    cache = _CONSTANTS.get(layer)
+    if cache is not None and key in cache:
+        return cache[key]
 
     def run():
         return keras.tree.map_structure(lambda t: None if t is None else ops.convert_to_numpy(t), fn())
@@ -35,8 +59,12 @@ def eager_numpy(fn):
         import tensorflow as tf
 
         with tf.init_scope():
-            return run()
-    return run()
+            value = run()
+    else:
+        value = run()
+    if cache is not None:
+        cache[key] = value
+    return value
 
 
 def static_length(u):

@@ -277,7 +277,7 @@ class S5Layer(SSMLayer):
             log_z, b_scale = self._discretize(s, step_scale, None)
             return {"log_z": log_z, "B": b_scale[:, None] * s["B"], "C": [s["C"], s.get("C_backward")]}
 
-        return real_form.eager_numpy(system)
+        return real_form.constants(self, ("system", float(step_scale)), system)
 
     @staticmethod
     def _real_states(u, system, reverse=False):

@@ -1,9 +1,10 @@
 """Exports of every layer kind, uni- and bidirectional, run in their own runtimes.
 
-The artifacts are written through TensorFlow (tf2onnx, the LiteRT converter,
-SavedModel) whatever backend trained the model, so these run on the
-TensorFlow pass; on the others the clear error (and the CLI, which re-runs
-itself on TensorFlow) are what is checked.
+On the TensorFlow pass every form and format is written from a
+`tf.function` (tf2onnx, the LiteRT converter, SavedModel); on JAX and torch,
+the sequence form through Keras's own `model.export` (JAX: ONNX, SavedModel;
+torch: ONNX, LiteRT) and the clear error that names the TensorFlow route for
+the rest.
 """
 
 import os
@@ -155,7 +156,27 @@ def test_a_failed_conversion_leaves_nothing(tmp_path, monkeypatch):
     assert os.listdir(str(tmp_path)) == []
 
 
+ROUTES = {"jax": ["onnx", "saved_model"], "torch": ["onnx", "litert"], "tensorflow": []}
+KERAS_ROUTES = [(f, bi) for f in ROUTES[keras.backend.backend()] for bi in (False, True) if f == "onnx" or not bi]
+
+
+@pytest.mark.skipif(ON_TF, reason="the TensorFlow pass runs the tf.function route above")
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+@pytest.mark.parametrize("format, bidirectional", KERAS_ROUTES)
+def test_keras_route_of_this_backend(tmp_path, layer, format, bidirectional):
+    model = classifier(layer, bidirectional)
+    path = out(tmp_path, "model", format)
+    description = export.export_model(model, path, format=format, length=64, batch_size=2)
+    assert description["backend"] == keras.backend.backend()
+    assert len(description["runtime_inputs"]) == 2  # audio and padding mask
+    assert export.verify(model, path, description) <= 1e-4
+
+
 @pytest.mark.skipif(ON_TF, reason="the error is for the other backends")
 def test_other_backends_name_the_route(tmp_path):
+    refused = sorted(set(export.FORMATS) - set(ROUTES[keras.backend.backend()]))
     with pytest.raises(RuntimeError, match="python -m keras_ssm export"):
-        export.export_model(classifier("s5"), out(tmp_path, "x", "onnx"), length=32)
+        export.export_model(classifier("s5"), out(tmp_path, "x", refused[0]), format=refused[0], length=32)
+    with pytest.raises(RuntimeError, match="streaming form"):
+        export.export_model(classifier("s5"), out(tmp_path, "x", "onnx"), streaming=True, chunk_size=16)
+    assert os.listdir(str(tmp_path)) == []
