@@ -54,6 +54,13 @@ class SSMBlock(keras.layers.Layer):
         prenorm: normalize before the SSM (True) or after the residual.
         activation: one of the table above.
         dropout: rate, tied over time.
+        norm_momentum: BatchNorm's running-statistics momentum (S5: 0.95 on
+            most tasks, 0.9 on Pathfinder / Path-X).
+        norm_epsilon: the norm's epsilon (Keras: 1e-3; torch and flax, so the
+            papers' code: 1e-5).
+        gelu_approximate: GELU's tanh approximation (True, the default of
+            `keras.ops.gelu` and of flax's `nn.gelu`, which S5's code uses) or
+            the exact erf form (False, torch's `nn.GELU` default, as S4's code).
 
     Inputs `(batch, length, H)`, outputs the same shape.
 
@@ -72,10 +79,19 @@ class SSMBlock(keras.layers.Layer):
         prenorm=True,
         activation="gelu",
         dropout=0.0,
+        norm_momentum=0.95,
+        norm_epsilon=1e-3,
+        gelu_approximate=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_choice("norm", norm, NORMS)
+        if not 0.0 <= norm_momentum < 1.0:
+            raise ValueError(f"`norm_momentum` must be in [0, 1), got {norm_momentum!r}.")
+        if not norm_epsilon > 0:
+            raise ValueError(f"`norm_epsilon` must be positive, got {norm_epsilon!r}.")
+        if not isinstance(gelu_approximate, bool):
+            raise ValueError(f"`gelu_approximate` must be True or False, got {gelu_approximate!r}.")
         check_choice("activation", activation, ACTIVATIONS)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout}.")
@@ -84,13 +100,17 @@ class SSMBlock(keras.layers.Layer):
         self.prenorm = bool(prenorm)
         self.activation = activation
         self.dropout_rate = float(dropout)
+        self.norm_momentum = float(norm_momentum)
+        self.norm_epsilon = float(norm_epsilon)
+        self.gelu_approximate = gelu_approximate
         # The norm and dropout follow the block's dtype policy.
         policy = {"dtype": self.dtype_policy}
         if norm == "batch":
-            # S5's LRA configs use momentum 0.95 on the running statistics.
-            self.norm = keras.layers.BatchNormalization(momentum=0.95, name="norm", **policy)
+            self.norm = keras.layers.BatchNormalization(
+                momentum=self.norm_momentum, epsilon=self.norm_epsilon, name="norm", **policy
+            )
         else:
-            self.norm = keras.layers.LayerNormalization(name="norm", **policy)
+            self.norm = keras.layers.LayerNormalization(epsilon=self.norm_epsilon, name="norm", **policy)
         self.dropout = keras.layers.SpatialDropout1D(self.dropout_rate, name="dropout", **policy)
         self.supports_masking = True
 
@@ -111,7 +131,7 @@ class SSMBlock(keras.layers.Layer):
         return kernel, bias
 
     def _activate(self, y, training):
-        z = self.dropout(ops.gelu(y), training=training)
+        z = self.dropout(ops.gelu(y, approximate=self.gelu_approximate), training=training)
         if self.activation == "gelu":
             return z
 
@@ -199,6 +219,9 @@ class SSMBlock(keras.layers.Layer):
             prenorm=self.prenorm,
             activation=self.activation,
             dropout=self.dropout_rate,
+            norm_momentum=self.norm_momentum,
+            norm_epsilon=self.norm_epsilon,
+            gelu_approximate=self.gelu_approximate,
         )
         return config
 

@@ -59,7 +59,8 @@ class SSMBackbone(keras.Model):
         layer_kwargs: arguments of every block's SSM layer (e.g.
             `{"state_dim": 64, "bidirectional": True}`).
         vocab_size / input_dim: exactly one of them.
-        norm, prenorm, activation, dropout: as in `SSMBlock`.
+        norm, prenorm, activation, dropout, norm_momentum, norm_epsilon,
+            gelu_approximate: as in `SSMBlock`.
         pool: one downsampling factor per block (default: none).
         step_scale: positive float, see above.
 
@@ -89,6 +90,9 @@ class SSMBackbone(keras.Model):
         dropout=0.0,
         pool=None,
         step_scale=1.0,
+        norm_momentum=0.95,
+        norm_epsilon=1e-3,
+        gelu_approximate=True,
         **kwargs,
     ):
         if (vocab_size is None) == (input_dim is None):
@@ -114,6 +118,9 @@ class SSMBackbone(keras.Model):
                 prenorm=prenorm,
                 activation=activation,
                 dropout=dropout,
+                norm_momentum=norm_momentum,
+                norm_epsilon=norm_epsilon,
+                gelu_approximate=gelu_approximate,
                 name=f"block_{i}",
             )
             for i in range(depth)
@@ -152,6 +159,9 @@ class SSMBackbone(keras.Model):
         self.dropout = dropout
         self.pool = pool
         self.step_scale = step_scale
+        self.norm_momentum = norm_momentum
+        self.norm_epsilon = norm_epsilon
+        self.gelu_approximate = gelu_approximate
 
     # A continuous-input backbone takes `x` alone or `(x, mask)`.
     def _standardize(self, inputs):
@@ -291,6 +301,9 @@ class SSMBackbone(keras.Model):
             "dropout": self.dropout,
             "pool": self.pool,
             "step_scale": self.step_scale,
+            "norm_momentum": self.norm_momentum,
+            "norm_epsilon": self.norm_epsilon,
+            "gelu_approximate": self.gelu_approximate,
         }
 
     @classmethod

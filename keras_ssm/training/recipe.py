@@ -79,6 +79,9 @@ MODEL_FIELDS = {
     "dropout": ((int, float), False, 0.0),
     "pooling": (str, False, "mean"),
     "pool": (list, False, None),
+    "norm_momentum": ((int, float), False, 0.95),
+    "norm_epsilon": ((int, float), False, 1e-3),
+    "gelu_approximate": (bool, False, True),
 }
 OPTIMIZER_FIELDS = {
     "lr": ((int, float), False, 1e-3),
@@ -231,6 +234,9 @@ def build_model(recipe, data):
         norm=spec["norm"],
         prenorm=spec["prenorm"],
         activation=spec["activation"],
+        norm_momentum=spec["norm_momentum"],
+        norm_epsilon=spec["norm_epsilon"],
+        gelu_approximate=spec["gelu_approximate"],
         dropout=spec["dropout"],
         pool=spec["pool"],
         **inputs,

@@ -74,11 +74,51 @@ def test_save_and_reload(tmp_path):
         (dict(norm="group"), "norm"),
         (dict(activation="relu"), "activation"),
         (dict(dropout=1.0), "dropout"),
+        (dict(norm_momentum=1.0), "norm_momentum"),
+        (dict(norm_epsilon=0.0), "norm_epsilon"),
+        (dict(gelu_approximate="tanh"), "gelu_approximate"),
     ],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SSMBlock(**kwargs)
+
+
+@pytest.mark.parametrize("approximate", [True, False])
+def test_gelu_form_is_the_papers(approximate):
+    from scipy.special import erf
+
+    block = SSMBlock(S4DLayer(state_dim=8, seed=0), activation="gelu", norm="layer", gelu_approximate=approximate)
+    x = inputs(10)
+    out = numpy(block(x))
+    y = numpy(block.layer(numpy(block.norm(x)))).astype(np.float64)
+    if approximate:  # flax's nn.gelu default (S5's code)
+        gelu = 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y**3)))
+    else:  # torch's nn.GELU default (S4's code)
+        gelu = 0.5 * y * (1 + erf(y / np.sqrt(2)))
+    np.testing.assert_allclose(out, x + gelu, atol=1e-5)
+    other = 0.5 * y * (1 + erf(y / np.sqrt(2))) if approximate else 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y**3)))
+    assert np.abs(out - (x + other)).max() > 1e-5  # the two forms differ here
+
+
+def test_norm_momentum_and_epsilon_are_used_and_saved(tmp_path):
+    block = SSMBlock(S4DLayer(state_dim=8, seed=0), norm_momentum=0.9, norm_epsilon=1e-5)
+    x = inputs(12)
+    block(x)
+    mean, var = np.linspace(-1, 1, x.shape[-1]), np.full(x.shape[-1], 1e-4)
+    block.norm.moving_mean.assign(mean.astype("float32"))
+    block.norm.moving_variance.assign(var.astype("float32"))
+    normed = numpy(block.norm(x, training=False))
+    np.testing.assert_allclose(normed, (x - mean) / np.sqrt(var + 1e-5) * numpy(block.norm.gamma) + numpy(block.norm.beta),
+                               rtol=1e-4, atol=1e-4)
+    block.norm(x, training=True)  # one update of the running mean with momentum 0.9
+    np.testing.assert_allclose(numpy(block.norm.moving_mean), 0.9 * mean + 0.1 * x.mean(axis=(0, 1)), atol=1e-5)
+    config = block.get_config()
+    assert (config["norm_momentum"], config["norm_epsilon"], config["gelu_approximate"]) == (0.9, 1e-5, True)
+    again = SSMBlock.from_config(config)
+    assert (again.norm.momentum, again.norm.epsilon) == (0.9, 1e-5)
+    layer_norm = SSMBlock(S4DLayer(state_dim=8, seed=0), norm="layer", norm_epsilon=1e-5)
+    assert layer_norm.norm.epsilon == 1e-5
 
 
 def test_instance_and_kwargs_are_exclusive():

@@ -79,3 +79,19 @@ def test_evaluate_at_another_rate_runs_the_retargeted_model(trained):
     np.testing.assert_allclose([result["loss"], result["accuracy"]], [loss, accuracy], rtol=1e-5)
     with pytest.raises(ValueError, match="sample_rate"):
         recipe.evaluate(spec, os.path.join(out, "best.keras"), verbose=0, sample_rate=-5)
+
+
+def test_block_settings_and_band_limit_reach_the_model_and_data(tmp_path):
+    data_dir = write_fsdd(str(tmp_path / "data"))
+    spec = audio_recipe(data_dir)
+    spec["model"].update(norm_momentum=0.9, norm_epsilon=1e-5, gelu_approximate=False)
+    spec["data"].update(band_limit_rate=4000, band_limit_probability=0.5)
+    parsed = recipe.parse_recipe(spec)
+    data = recipe.load_data(parsed)
+    assert "band-limited to 4000 Hz" in data.info["preprocessing"]
+    model = recipe.build_model(parsed, data)
+    for block in model.backbone.blocks:
+        assert (block.norm.momentum, block.norm.epsilon, block.gelu_approximate) == (0.9, 1e-5, False)
+    assert model.backbone.get_config()["norm_epsilon"] == 1e-5
+    with pytest.raises(ValueError, match="model.gelu_approximate"):
+        recipe.parse_recipe(audio_recipe(data_dir, model={"layer": "s5", "gelu_approximate": "tanh"}))
