@@ -51,7 +51,7 @@ def log_uniform(rng, shape, low, high):
 class SSMLayer(keras.layers.Layer):
     """Base of the diagonal SSM layers: `(batch, length, H)` in and out.
 
-    Subclasses implement `_mix(u, step_scale)` (the sequence mixing, without
+    Subclasses implement `_mix(u, step_scale, training)` (the sequence mixing, without
     the `D` skip) and `_system(length)`; this class handles validation,
     masking, the skip term, float32 computation under mixed precision, and
     the streaming / export API.
@@ -184,10 +184,11 @@ class SSMLayer(keras.layers.Layer):
             y = y * keep
         return ops.cast(y, self.compute_dtype)
 
-    def call(self, inputs, mask=None, step_scale=1.0):
+    def call(self, inputs, mask=None, step_scale=1.0, training=None):
         u, keep = self._prepare(inputs, mask, step_scale)
-        mix = self._real_mix if self.real_arithmetic else self._mix
-        return self._finish(mix(u, step_scale), u, keep)
+        if self.real_arithmetic:
+            return self._finish(self._real_mix(u, step_scale), u, keep)
+        return self._finish(self._mix(u, step_scale, training), u, keep)
 
     # -- the canonical system -------------------------------------------
 
@@ -249,8 +250,31 @@ class KernelSSMLayer(SSMLayer):
     computed as a long convolution with its kernel.
 
     `_system` returns `Lambda`, `B`, `C` of shape `(H, N)`, `step` `(H,)` or
-    `(H, N)`, and `C_backward` when bidirectional.
+    `(H, N)`, and `C_backward` when bidirectional. `kernel_dropout` drops the
+    kernel's taps in training (S4's `drop_kernel`).
     """
+
+    def __init__(self, *args, kernel_dropout=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not 0.0 <= kernel_dropout < 1.0:
+            raise ValueError(f"`kernel_dropout` must be in [0, 1), got {kernel_dropout!r}.")
+        self.kernel_dropout = float(kernel_dropout)
+        # Only with dropout: a seed generator is state, and weights files list it.
+        if self.kernel_dropout:
+            self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def get_config(self):
+        config = super().get_config()
+        config["kernel_dropout"] = self.kernel_dropout
+        return config
+
+    def _drop(self, kernels, training):
+        if not (training and self.kernel_dropout):
+            return kernels
+        return tuple(
+            None if k is None else keras.random.dropout(k, self.kernel_dropout, seed=self.seed_generator)
+            for k in kernels
+        )
 
     def _kernels(self, length, step_scale=1.0):
         log_z, b_scale, system = self._discrete(step_scale, length)
@@ -278,9 +302,9 @@ class KernelSSMLayer(SSMLayer):
         check_positive_int("length", length)
         return self._kernels(length, step_scale)[1]
 
-    def _mix(self, u, step_scale):
+    def _mix(self, u, step_scale, training=None):
         length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]
-        forward, backward = self._kernels(length, step_scale)
+        forward, backward = self._drop(self._kernels(length, step_scale), training)
         return ssm_ops.fft_conv(u, forward, backward)
 
     def _real_mix(self, u, step_scale):

@@ -90,9 +90,11 @@ class DSSLayer(KernelSSMLayer):
         dt_max=1e-1,
         bidirectional=False,
         seed=None,
+        kernel_dropout=0.0,
         **kwargs,
     ):
         super().__init__(
+            kernel_dropout=kernel_dropout,
             state_dim=state_dim,
             discretization=discretization,
             dt_min=dt_min,
@@ -241,9 +243,9 @@ class DSSLayer(KernelSSMLayer):
 
         return reverse
 
-    def call(self, inputs, mask=None, step_scale=1.0):
+    def call(self, inputs, mask=None, step_scale=1.0, training=None):
         if self.variant == "exp" or mask is None:
-            return super().call(inputs, mask=mask, step_scale=step_scale)
+            return super().call(inputs, mask=mask, step_scale=step_scale, training=training)
         # DSS-softmax normalises each example over its own length (its last
         # valid step + 1): a padded batch equals the unpadded sequences.
         if self.real_arithmetic:
@@ -257,7 +259,7 @@ class DSSLayer(KernelSSMLayer):
         length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]
         positions = ops.arange(1, length + 1, dtype="int32")[None]
         lengths = ops.maximum(ops.max(ops.where(mask, positions, 0), axis=1), 1)
-        forward, backward = self._kernels(length, step_scale, lengths=lengths)
+        forward, backward = self._drop(self._kernels(length, step_scale, lengths=lengths), training)
         return self._finish(ssm_ops.fft_conv(u, forward, backward), u, keep)
 
     def ssm_parameters(self, length=None, step_scale=1.0):

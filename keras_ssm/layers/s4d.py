@@ -7,7 +7,7 @@ from keras import ops
 from keras_ssm import hippo
 from keras_ssm.layers.base import KernelSSMLayer, check_choice, log_uniform, to_complex
 
-REAL_TRANSFORMS = ("exp", "relu", "none")
+REAL_TRANSFORMS = ("exp", "relu", "none", "softplus", "sigmoid")
 
 
 @keras.saving.register_keras_serializable(package="keras_ssm")
@@ -21,9 +21,11 @@ class S4DLayer(KernelSSMLayer):
         K_k = 2 Re Σ_n C_n B̄_n Λ̄_n^k,   y = K * u + D u,
 
     discretized per feature with the learned step `Δ_h` (ZOH or bilinear).
-    `Re Λ = −f(a)` with `f` the `real_transform`: `exp` and `relu` (`relu(a)
-    + 1e-4`) keep the system stable by construction; `none` (`f(a) = a`) is
-    clipped to `Re Λ ≤ −1e-4` (as S5's `clip_eigs`), so no mode ever grows.
+    `Re Λ = −f(a)` with `f` the `real_transform` (S4's `real_transform`):
+    `exp`, `relu` (`relu(a) + 1e-4`), `softplus` (the default of S4's
+    configs) and `sigmoid` (`Re Λ ∈ (−1, 0)`) keep the system stable by
+    construction; `none` (`f(a) = a`) is clipped to `Re Λ ≤ −1e-4` (as S5's
+    `clip_eigs`), so no mode ever grows.
 
     Inputs `(batch, length, H)` float, outputs the same shape; `length` may be
     `None`. Masked steps feed no input to the state and output zero.
@@ -34,9 +36,13 @@ class S4DLayer(KernelSSMLayer):
         init: `"legs"` (diagonal of the normal HiPPO-LegS, S4D-LegS), `"inv"`
             (S4D-Inv), `"lin"` (S4D-Lin) or `"random"` (S4D-Rand).
         discretization: `"zoh"` or `"bilinear"`.
-        real_transform: `"exp"`, `"relu"` or `"none"`: how the stored
-            parameter `a` maps to `−Re Λ`: `exp(a)`, `relu(a) + 1e-4` or
-            `max(a, 1e-4)` (no gradient while clipped).
+        real_transform: `"exp"`, `"relu"`, `"softplus"`, `"sigmoid"` or
+            `"none"`: how the stored parameter `a` maps to `−Re Λ`: `exp(a)`,
+            `relu(a) + 1e-4`, `softplus(a)`, `sigmoid(a)` or `max(a, 1e-4)`
+            (no gradient while clipped). `a` starts at the inverse of the
+            init's `−Re Λ` (clamped to at least 1e-4, as S4 does).
+        kernel_dropout: dropout rate on the kernel's taps in training (S4's
+            `drop_kernel`).
         dt_min, dt_max: the range of the log-uniform initial steps `Δ_h`.
         bidirectional: add a backward SSM (shared `Λ`, `B`, `Δ`; its own `C`).
             As in the S4 reference, the backward kernel sees strictly future
@@ -72,9 +78,11 @@ class S4DLayer(KernelSSMLayer):
         dt_max=1e-1,
         bidirectional=False,
         seed=None,
+        kernel_dropout=0.0,
         **kwargs,
     ):
         super().__init__(
+            kernel_dropout=kernel_dropout,
             state_dim=state_dim,
             discretization=discretization,
             dt_min=dt_min,
@@ -97,9 +105,7 @@ class S4DLayer(KernelSSMLayer):
         h, modes = self.features, self.state_dim // 2
         lam, b = hippo.s4d_init(self.init, self.state_dim, rng)
         lam = np.broadcast_to(lam, (h, modes))
-        neg_re = -lam.real
-        stored = {"exp": np.log(neg_re), "relu": np.maximum(neg_re - 1e-4, 0.0), "none": neg_re}
-        self.a_real = self._add_real("a_real", stored[self.real_transform], ssm=True)
+        self.a_real = self._add_real("a_real", self._inverse_transform(-lam.real), ssm=True)
         self.a_imag = self._add_real("a_imag", lam.imag, ssm=True)
         self.B_re, self.B_im = self._add_complex("B", np.broadcast_to(b, (h, modes)), ssm=True)
         self.log_dt = self._add_real(
@@ -113,12 +119,33 @@ class S4DLayer(KernelSSMLayer):
         if self.bidirectional:
             self.C_backward_re, self.C_backward_im = self._add_complex("C_backward", complex_normal())
 
+    def _inverse_transform(self, neg_re):
+        """The stored `a` whose transform is `−Re Λ` (clamped to ≥ 1e-4, as S4)."""
+        x = np.maximum(neg_re, 1e-4)
+        if self.real_transform == "sigmoid":
+            if np.any(x >= 1):
+                raise ValueError(
+                    "`real_transform='sigmoid'` keeps −Re Λ in (0, 1), but this init has −Re Λ up to "
+                    f"{x.max():.3g}; use 'softplus' or 'exp'."
+                )
+            return np.log(x / (1 - x))
+        return {
+            "exp": np.log(x),
+            "relu": np.maximum(neg_re - 1e-4, 0.0),
+            "softplus": np.log(np.expm1(x)),
+            "none": neg_re,
+        }[self.real_transform]
+
     def _neg_real(self):
         a = self.a_real
         if self.real_transform == "exp":
             return ops.exp(a)
         if self.real_transform == "relu":
             return ops.relu(a) + 1e-4
+        if self.real_transform == "softplus":
+            return ops.softplus(a)
+        if self.real_transform == "sigmoid":
+            return ops.sigmoid(a)
         # "none" has no sign constraint: a clip keeps Re Λ < 0 (stable).
         return ops.maximum(a, 1e-4)
 
