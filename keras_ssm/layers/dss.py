@@ -11,7 +11,9 @@ from keras_ssm import ops as ssm_ops
 from keras_ssm.discretization import complex_expm1, discretize
 from keras_ssm.layers.base import KernelSSMLayer, check_choice, check_step_scale, log_uniform, to_complex
 
-VARIANTS = ("exp", "softmax")
+VARIANTS = ("softmax", "exp", "exp-re-im", "exp-no-scale", "clip", "clip-no-scale")
+# DSS-clip's bound on Re Λ (the reference's `max_real_Lambda`).
+MAX_REAL_LAMBDA = 1e-4
 INITS = ("skew_hippo", "random")
 EPSILON = 1e-7
 
@@ -48,7 +50,12 @@ class DSSLayer(KernelSSMLayer):
 
     Args:
         state_dim: DSS's `N`, the number of complex modes.
-        variant: `"exp"` (`Re Λ = −exp(a) < 0`) or `"softmax"`.
+        variant: `"softmax"` (`Λ` unconstrained), or the exponential kernel
+            with `"exp"` (`Re Λ = −exp(a) < 0`), `"exp-re-im"` (also
+            `Im Λ = exp(b)`), `"clip"` (`Re Λ = min(a, 1e-4)`), and
+            `"exp-no-scale"` / `"clip-no-scale"` (without the factor
+            `(e^x − 1)/Λ`: `K_l = Re Σ_n W_n e^{x_n l}`), as the reference's
+            `version`.
         init: `"skew_hippo"` (eigenvalues of the skew-symmetric HiPPO
             matrix, `−½ + iω`) or `"random"`.
         discretization: `"zoh"` (both variants; the paper's) or `"bilinear"`
@@ -106,10 +113,15 @@ class DSSLayer(KernelSSMLayer):
         )
         check_choice("variant", variant, VARIANTS)
         check_choice("init", init, INITS)
-        if variant == "softmax" and discretization != "zoh":
+        if (variant == "softmax" or variant.endswith("no-scale")) and discretization != "zoh":
             raise ValueError(
-                "`discretization` must be 'zoh' with variant='softmax' (its kernel is "
+                f"`discretization` must be 'zoh' with variant={variant!r} (its kernel is "
                 f"defined for the exponential), got {discretization!r}."
+            )
+        if variant == "exp-re-im" and init != "skew_hippo":
+            raise ValueError(
+                "variant='exp-re-im' stores log(Im Λ): it needs init='skew_hippo' (positive Im Λ), "
+                f"got init={init!r}."
             )
         self.variant = variant
         self.separate_dt = bool(separate_dt)
@@ -117,11 +129,14 @@ class DSSLayer(KernelSSMLayer):
     def _build_ssm(self, rng):
         h, n = self.features, self.state_dim
         lam = hippo.skew_hippo(n) if self.init == "skew_hippo" else hippo.dss_random(n, rng)
-        if self.variant == "exp":
+        if self.variant.startswith("exp"):
             self.lambda_re = self._add_real("log_neg_lambda_re", np.log(-lam.real), ssm=True)
         else:
             self.lambda_re = self._add_real("lambda_re", lam.real, ssm=True)
-        self.lambda_im = self._add_real("lambda_im", lam.imag, ssm=True)
+        if self.variant == "exp-re-im":
+            self.lambda_im = self._add_real("log_lambda_im", np.log(lam.imag), ssm=True)
+        else:
+            self.lambda_im = self._add_real("lambda_im", lam.imag, ssm=True)
         log_dt = np.log(log_uniform(rng, h, self.dt_min, self.dt_max))
         if self.separate_dt:
             log_dt = np.stack([log_dt, log_dt], axis=-1)
@@ -135,8 +150,15 @@ class DSSLayer(KernelSSMLayer):
             self.W_backward_re, self.W_backward_im = self._add_complex("W_backward", complex_normal())
 
     def _lambda(self):
-        re = -ops.exp(self.lambda_re) if self.variant == "exp" else self.lambda_re
-        return re, self.lambda_im
+        """`(Re Λ, Im Λ)` from the stored parameters of the variant."""
+        re, im = self.lambda_re, self.lambda_im
+        if self.variant.startswith("exp"):
+            re = -ops.exp(re)
+        elif self.variant.startswith("clip"):
+            re = ops.minimum(re, MAX_REAL_LAMBDA)
+        if self.variant == "exp-re-im":
+            im = ops.exp(im)
+        return re, im
 
     def _x(self):
         """`x = ΔΛ`, `(H, N)`, with separate steps for Re and Im if asked."""
@@ -180,7 +202,11 @@ class DSSLayer(KernelSSMLayer):
     def _normalizer(self, x, length, step_scale=1.0):
         """`ρ` with `C = W x ρ` in the canonical form; `(H, N)` complex."""
         lam = to_complex(*self._lambda())
-        if self.variant == "exp":
+        if self.variant.endswith("no-scale"):
+            # C B̄ = W: ZOH's B̄ = (e^x − 1)/x (step 1) is divided out, exactly
+            # (the ε-reciprocal would bias |e^x − 1| ~ Δ|Λ| near √ε).
+            return ops.cast(1.0, x.dtype) / complex_expm1(x)
+        if self.variant != "softmax":
             return ops.broadcast_to(reciprocal(lam), ops.shape(x))
         if length is None:
             raise ValueError("DSS-softmax depends on the sequence length: pass `length`.")
@@ -213,7 +239,7 @@ class DSSLayer(KernelSSMLayer):
     def _kernels(self, length, step_scale=1.0, lengths=None):
         """The forward and backward kernels, `(H, L)`, or `(batch, H, L)`
         normalised over each example's `lengths` (DSS-softmax)."""
-        if self.variant == "exp":
+        if self.variant != "softmax":
             return super()._kernels(length, step_scale)
         per_example = lengths is not None
         n = ops.cast(lengths, "float32")[:, None, None] if per_example else length
@@ -244,7 +270,7 @@ class DSSLayer(KernelSSMLayer):
         return reverse
 
     def call(self, inputs, mask=None, step_scale=1.0, training=None):
-        if self.variant == "exp" or mask is None:
+        if self.variant != "softmax" or mask is None:
             return super().call(inputs, mask=mask, step_scale=step_scale, training=training)
         # DSS-softmax normalises each example over its own length (its last
         # valid step + 1): a padded batch equals the unpadded sequences.
@@ -294,7 +320,7 @@ class DSSLayer(KernelSSMLayer):
         (batch_size,) int32, "position": (batch_size,) int32}`, so streams of
         different lengths may share the layer.
         """
-        if self.variant == "exp":
+        if self.variant != "softmax":
             return super().get_initial_state(batch_size)
         if length is None:
             raise ValueError(
@@ -323,7 +349,7 @@ class DSSLayer(KernelSSMLayer):
         Returns:
             `(outputs_t, new_state)`, `(batch, H)` and the state's structure.
         """
-        if self.variant == "exp":
+        if self.variant != "softmax":
             return super().step(inputs_t, state, step_scale=step_scale)
         self._check_streaming()
         self._check_step_input(inputs_t)

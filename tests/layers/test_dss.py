@@ -15,6 +15,18 @@ def test_matches_recurrence(variant, discretization, init, tmp_path):
     run_layer_test(DSSLayer, kwargs, oracle.siso, tmp_path)
 
 
+@pytest.mark.parametrize("variant", ["exp-re-im", "exp-no-scale", "clip", "clip-no-scale"])
+def test_reference_versions_match_recurrence(variant, tmp_path):
+    run_layer_test(DSSLayer, dict(state_dim=8, variant=variant), oracle.siso, tmp_path)
+
+
+def test_versions_refuse_what_they_cannot_build():
+    with pytest.raises(ValueError, match="discretization"):
+        DSSLayer(variant="exp-no-scale", discretization="bilinear")
+    with pytest.raises(ValueError, match="skew_hippo"):
+        DSSLayer(variant="exp-re-im", init="random")
+
+
 @pytest.mark.parametrize("variant", ["exp", "softmax"])
 def test_bidirectional_and_shared_step(variant, tmp_path):
     kwargs = dict(state_dim=8, variant=variant, bidirectional=True, separate_dt=False)
@@ -49,7 +61,7 @@ def test_softmax_growing_modes_never_overflow():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(variant="clip"), "variant"),
+        (dict(variant="clip-exp"), "variant"),
         (dict(init="legs"), "init"),
         (dict(variant="softmax", discretization="bilinear"), "discretization"),
         (dict(dt_min=-1.0), "dt_min"),

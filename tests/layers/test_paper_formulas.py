@@ -166,6 +166,37 @@ def test_dss_exp_kernel_is_the_papers_formula(separate_dt, perturbed):
     assert relative_error(numpy(layer(u)), y) <= 1e-5
 
 
+def dss_reference_kernel(layer, length):
+    """The reference's `DSSKernel.forward` for its exponential versions, from
+    the raw variables: `_Lambda()` per version (exp: −exp(a) + i Λ_im;
+    exp-re-im: + i exp(b); clip: min(a, 1e-4) + i Λ_im), then
+    K = Re Σ W (e^{ΔΛ} − 1) Λ^{-1} e^{ΔΛ l}, without the factor for no-scale."""
+    a, b = f64(layer.lambda_re), f64(layer.lambda_im)
+    re = -np.exp(a) if layer.variant.startswith("exp") else np.minimum(a, 1e-4)
+    im = np.exp(b) if layer.variant == "exp-re-im" else b
+    lam = re + 1j * im
+    dt = np.exp(f64(layer.log_dt))
+    dlam = dt[:, :1] * lam.real + 1j * dt[:, 1:] * lam.imag
+    W = f64(layer.W_re) + 1j * f64(layer.W_im)
+    if not layer.variant.endswith("no-scale"):
+        W = W * (np.exp(dlam) - 1) / lam
+    return np.real((W[..., None] * np.exp(dlam[..., None] * np.arange(length))).sum(axis=1))
+
+
+@pytest.mark.parametrize("variant", ["exp-re-im", "exp-no-scale", "clip", "clip-no-scale"])
+def test_dss_versions_are_the_references(variant):
+    layer = DSSLayer(state_dim=8, variant=variant, seed=0)
+    layer.build((None, None, H))
+    if variant.startswith("clip"):  # one mode above the clip: Re Λ is held at 1e-4
+        values = f64(layer.lambda_re).copy()
+        values[0] = 0.3
+        assign(layer.lambda_re, values)
+    expected = dss_reference_kernel(layer, 200)
+    assert relative_error(numpy(layer.kernel(200)), expected) <= 1e-5
+    if variant.startswith("clip"):
+        assert np.isclose(layer.ssm_parameters()["Lambda"][:, 0].real / np.exp(f64(layer.log_dt)[:, 0]), 1e-4).all()
+
+
 # -- S5 ----------------------------------------------------------------------
 
 
