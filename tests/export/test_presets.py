@@ -17,7 +17,7 @@ needs_tf = pytest.mark.skipif(not ON_TF, reason="exports run on TensorFlow; the 
 CLIPS = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "data", "fsdd_test", "test.npz")
 
 
-def real_clips(count=4, length=2048):
+def real_clips(count=4, length=1024):
     with np.load(CLIPS) as z:
         offsets = z["offsets"]
         clips = [z["audio"][offsets[i] : offsets[i + 1]][:length] for i in range(0, 300, 300 // count)]
@@ -35,7 +35,7 @@ def real_clips(count=4, length=2048):
 def test_preset_sequence_form(tmp_path, name, format):
     model = zoo.load(name)
     path = os.path.join(str(tmp_path), name + (".onnx" if format == "onnx" else ".tflite"))
-    description = export.export_model(model, path, format=format, length=2048)
+    description = export.export_model(model, path, format=format, length=1024)
     assert export.verify(model, path, description) <= 1e-4
     x, mask = real_clips()
     logits = export.ExportedModel(path)(inputs=x, padding_mask=mask)["logits"]
@@ -50,8 +50,8 @@ def test_preset_sequence_form(tmp_path, name, format):
 def test_preset_streaming_form(tmp_path, name, format):
     model = zoo.load(name)
     path = os.path.join(str(tmp_path), name + (".onnx" if format == "onnx" else ".tflite"))
-    description = export.export_model(model, path, format=format, streaming=True, chunk_size=256)
-    assert export.verify(model, path, description, chunks=6) <= 1e-4
+    description = export.export_model(model, path, format=format, streaming=True, chunk_size=128)
+    assert export.verify(model, path, description, chunks=5) <= 1e-4
 
 
 def test_cli_exports_and_verifies_from_any_backend(tmp_path, capsys):
