@@ -20,6 +20,9 @@ from keras_ssm.layers import real_form
 # Optimizer settings of the SSM parameters (Λ, B, Δ), read by the training
 # recipe: their own learning rate and no weight decay (S4D, S5, DSS papers).
 SSM_OPTIMIZER = {"learning_rate": "ssm", "weight_decay": 0.0}
+# The roles of the SSM parameters proper; C and D are tagged too, so that an
+# optimizer scheme (keras_ssm.training.optimizers.GROUPS) can place them.
+SSM_ROLES = ("Lambda", "B", "step")
 
 
 def check_choice(name, value, allowed):
@@ -101,7 +104,9 @@ class SSMLayer(keras.layers.Layer):
         seed = self.seed if self.seed is not None else np.random.randint(2**31)
         return np.random.default_rng(seed)
 
-    def _add_real(self, name, value, ssm=False):
+    def _add_real(self, name, value, role=None):
+        """A float32 variable; `role` (`"Lambda"`, `"B"`, `"step"`, `"C"`, `"D"`)
+        says which part of the system it holds, for the optimizer's groups."""
         value = np.asarray(value, "float32")
         # autocast=False: the system is computed in float32 (complex64) under
         # any dtype policy; only the layer's inputs and outputs follow it.
@@ -112,16 +117,18 @@ class SSMLayer(keras.layers.Layer):
             dtype="float32",
             autocast=False,
         )
-        if ssm:
+        if role is not None:
+            var.ssm_role = role
+        if role in SSM_ROLES:
             var.ssm_optimizer = dict(SSM_OPTIMIZER)
         return var
 
-    def _add_complex(self, name, value, ssm=False):
+    def _add_complex(self, name, value, role=None):
         """A complex parameter as two real variables (optimizer moments are real)."""
         value = np.asarray(value)
         return (
-            self._add_real(f"{name}_re", value.real, ssm),
-            self._add_real(f"{name}_im", value.imag, ssm),
+            self._add_real(f"{name}_re", value.real, role),
+            self._add_real(f"{name}_im", value.imag, role),
         )
 
     @property
@@ -140,7 +147,7 @@ class SSMLayer(keras.layers.Layer):
         self.features = int(input_shape[-1])
         rng = self._rng()
         self._build_ssm(rng)
-        self.D = self._add_real("D", rng.standard_normal(self.features))
+        self.D = self._add_real("D", rng.standard_normal(self.features), role="D")
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

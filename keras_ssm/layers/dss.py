@@ -130,24 +130,24 @@ class DSSLayer(KernelSSMLayer):
         h, n = self.features, self.state_dim
         lam = hippo.skew_hippo(n) if self.init == "skew_hippo" else hippo.dss_random(n, rng)
         if self.variant.startswith("exp"):
-            self.lambda_re = self._add_real("log_neg_lambda_re", np.log(-lam.real), ssm=True)
+            self.lambda_re = self._add_real("log_neg_lambda_re", np.log(-lam.real), role="Lambda")
         else:
-            self.lambda_re = self._add_real("lambda_re", lam.real, ssm=True)
+            self.lambda_re = self._add_real("lambda_re", lam.real, role="Lambda")
         if self.variant == "exp-re-im":
-            self.lambda_im = self._add_real("log_lambda_im", np.log(lam.imag), ssm=True)
+            self.lambda_im = self._add_real("log_lambda_im", np.log(lam.imag), role="Lambda")
         else:
-            self.lambda_im = self._add_real("lambda_im", lam.imag, ssm=True)
+            self.lambda_im = self._add_real("lambda_im", lam.imag, role="Lambda")
         log_dt = np.log(log_uniform(rng, h, self.dt_min, self.dt_max))
         if self.separate_dt:
             log_dt = np.stack([log_dt, log_dt], axis=-1)
-        self.log_dt = self._add_real("log_dt", log_dt, ssm=True)
+        self.log_dt = self._add_real("log_dt", log_dt, role="step")
 
         def complex_normal():
             return rng.standard_normal((h, n)) + 1j * rng.standard_normal((h, n))
 
-        self.W_re, self.W_im = self._add_complex("W", complex_normal())
+        self.W_re, self.W_im = self._add_complex("W", complex_normal(), role="C")
         if self.bidirectional:
-            self.W_backward_re, self.W_backward_im = self._add_complex("W_backward", complex_normal())
+            self.W_backward_re, self.W_backward_im = self._add_complex("W_backward", complex_normal(), role="C")
 
     def _lambda(self):
         """`(Re Λ, Im Λ)` from the stored parameters of the variant."""

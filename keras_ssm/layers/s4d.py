@@ -105,19 +105,19 @@ class S4DLayer(KernelSSMLayer):
         h, modes = self.features, self.state_dim // 2
         lam, b = hippo.s4d_init(self.init, self.state_dim, rng)
         lam = np.broadcast_to(lam, (h, modes))
-        self.a_real = self._add_real("a_real", self._inverse_transform(-lam.real), ssm=True)
-        self.a_imag = self._add_real("a_imag", lam.imag, ssm=True)
-        self.B_re, self.B_im = self._add_complex("B", np.broadcast_to(b, (h, modes)), ssm=True)
+        self.a_real = self._add_real("a_real", self._inverse_transform(-lam.real), role="Lambda")
+        self.a_imag = self._add_real("a_imag", lam.imag, role="Lambda")
+        self.B_re, self.B_im = self._add_complex("B", np.broadcast_to(b, (h, modes)), role="B")
         self.log_dt = self._add_real(
-            "log_dt", np.log(log_uniform(rng, h, self.dt_min, self.dt_max)), ssm=True
+            "log_dt", np.log(log_uniform(rng, h, self.dt_min, self.dt_max)), role="step"
         )
 
         def complex_normal():  # real and imaginary parts N(0, 1/2)
             return (rng.standard_normal((h, modes)) + 1j * rng.standard_normal((h, modes))) / np.sqrt(2)
 
-        self.C_re, self.C_im = self._add_complex("C", complex_normal())
+        self.C_re, self.C_im = self._add_complex("C", complex_normal(), role="C")
         if self.bidirectional:
-            self.C_backward_re, self.C_backward_im = self._add_complex("C_backward", complex_normal())
+            self.C_backward_re, self.C_backward_im = self._add_complex("C_backward", complex_normal(), role="C")
 
     def _inverse_transform(self, neg_re):
         """The stored `a` whose transform is `−Re Λ` (clamped to ≥ 1e-4, as S4)."""

@@ -157,12 +157,12 @@ class S5Layer(SSMLayer):
         h, p = self.features, self.state_dim
         lam, v, v_inv = hippo.block_hippo(p, self.blocks, self.conj_sym)
         modes = lam.shape[0]
-        self.lambda_re = self._add_real("lambda_re", lam.real, ssm=True)
-        self.lambda_im = self._add_real("lambda_im", lam.imag, ssm=True)
+        self.lambda_re = self._add_real("lambda_re", lam.real, role="Lambda")
+        self.lambda_im = self._add_real("lambda_im", lam.imag, role="Lambda")
         b = v_inv @ lecun_normal(rng, (p, h), fan_in=p)
-        self.B_re, self.B_im = self._add_complex("B", b, ssm=True)
+        self.B_re, self.B_im = self._add_complex("B", b, role="B")
         self.log_step = self._add_real(
-            "log_step", np.log(log_uniform(rng, modes, self.dt_min, self.dt_max)), ssm=True
+            "log_step", np.log(log_uniform(rng, modes, self.dt_min, self.dt_max)), role="step"
         )
 
         def c_value():
@@ -172,9 +172,9 @@ class S5Layer(SSMLayer):
             c = lecun_normal(rng, (h, p, 2), fan_in)
             return (c[..., 0] + 1j * c[..., 1]) @ v
 
-        self.C_re, self.C_im = self._add_complex("C", c_value())
+        self.C_re, self.C_im = self._add_complex("C", c_value(), role="C")
         if self.bidirectional:
-            self.C_backward_re, self.C_backward_im = self._add_complex("C_backward", c_value())
+            self.C_backward_re, self.C_backward_im = self._add_complex("C_backward", c_value(), role="C")
 
     def _system(self, length=None):
         re = ops.minimum(self.lambda_re, -1e-4) if self.clip_eigs else self.lambda_re

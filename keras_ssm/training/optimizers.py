@@ -44,6 +44,26 @@ if keras.backend.backend() == "torch":
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 
+# The papers' parameter groups by the role of each SSM variable (`ssm_role`,
+# set by the layers): (learning rate, weight decay), "ssm" = the SSM rate,
+# "main" = the global one. Roles not listed (C, D, other layers) are in the
+# regular group: the main rate with weight decay. S5's `opt_config` names.
+GROUPS = {
+    # S4, S4D, DSS and S5's default: Λ, B, Δ at the SSM rate without decay.
+    "standard": {"Lambda": ("ssm", False), "step": ("ssm", False), "B": ("ssm", False)},
+    # S5 (Path-X): B decays too, at the SSM rate.
+    "BandCdecay": {"Lambda": ("ssm", False), "step": ("ssm", False), "B": ("ssm", True)},
+    # S5 (ListOps, Image): B in the regular group, fast and decayed.
+    "BfastandCdecay": {"Lambda": ("ssm", False), "step": ("ssm", False), "B": ("main", True)},
+    # S5 (Speech Commands): B, C and D at the SSM rate, none decayed.
+    "noBCdecay": {"Lambda": ("ssm", False), "step": ("ssm", False), "B": ("ssm", False),
+                  "C": ("ssm", False), "D": ("ssm", False)},
+}
+# Where the step Δ goes: its group above ("ssm"), the global rate without
+# decay ("global", S4's Δ hook with no rate of its own), or the regular group
+# ("global_decay", S5's `dt_global`).
+STEP_GROUPS = {"ssm": None, "global": ("main", False), "global_decay": ("main", True)}
+
 
 def _ssm_tag(variable):
     """The variable's `ssm_optimizer` tag (a dict), or None when untagged."""
@@ -83,6 +103,13 @@ class SSMAdamW(_AdamW):
     `learning_rate` and `weight_decay`. Both groups share the step count,
     `beta_1`, `beta_2`, `epsilon`, `amsgrad` and gradient clipping.
 
+    `groups` places each keras_ssm variable by its role (`ssm_role`: Λ, B,
+    the step Δ, C, D) as the papers' configurations do (`GROUPS`: S5's
+    `standard`, `BandCdecay`, `BfastandCdecay`, `noBCdecay`), and `dt` moves
+    the step (`STEP_GROUPS`: S5's `dt_global`, S4's Δ at the global rate).
+    Weight decay is decoupled at each variable's own rate, as optax's
+    `adamw(ssm_lr, wd)` for B under `BandCdecay`.
+
     Args:
         learning_rate: float, `LearningRateSchedule` or zero-argument
             callable: the rate of the non-SSM variables.
@@ -90,6 +117,8 @@ class SSMAdamW(_AdamW):
             callable: the rate of the tagged SSM variables.
         weight_decay: the decoupled weight decay of the non-SSM variables
             (`var ← var − var · weight_decay · learning_rate` each step).
+        groups: a key of `GROUPS` (default `"standard"`).
+        dt: a key of `STEP_GROUPS` (default `"ssm"`).
         **kwargs: any other `keras.optimizers.AdamW` argument (`beta_1`,
             `beta_2`, `epsilon`, `amsgrad`, `clipnorm`, `global_clipnorm`,
             `gradient_accumulation_steps`, `name`, ...).
@@ -116,10 +145,17 @@ class SSMAdamW(_AdamW):
     0.001
     """
 
-    def __init__(self, learning_rate=0.001, ssm_learning_rate=0.001, weight_decay=0.004, **kwargs):
+    def __init__(self, learning_rate=0.001, ssm_learning_rate=0.001, weight_decay=0.004, groups="standard",
+                 dt="ssm", **kwargs):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, **kwargs)
+        if groups not in GROUPS:
+            raise ValueError(f"`groups` must be one of {list(GROUPS)}, got {groups!r}.")
+        if dt not in STEP_GROUPS:
+            raise ValueError(f"`dt` must be one of {list(STEP_GROUPS)}, got {dt!r}.")
+        self.groups, self.dt = groups, dt
         self._user_exclusions = None  # (variable keys, names) given before build
         self._ssm_keys = frozenset()
+        self._ssm_decay_keys = frozenset()  # SSM-rate variables that decay (at that rate)
         if isinstance(ssm_learning_rate, _Schedule) or (
             callable(ssm_learning_rate) and not isinstance(ssm_learning_rate, keras.Variable)
         ):
@@ -186,15 +222,33 @@ class SSMAdamW(_AdamW):
         keys = frozenset(self._var_key(v) for v in var_list or ())
         self._user_exclusions = (keys, tuple(var_names or ()))
 
+    def placement(self, variable):
+        """`(rate, decays)` of a variable: `"ssm"` or `"main"`, and whether it decays."""
+        tag = _ssm_tag(variable)  # a tag changed by hand is checked, whatever the role
+        role = getattr(variable, "ssm_role", None)
+        if role is not None:
+            if role == "step" and STEP_GROUPS[self.dt] is not None:
+                return STEP_GROUPS[self.dt]
+            return GROUPS[self.groups].get(role, ("main", True))
+        if tag is not None:  # a tag set by hand
+            return ("ssm", False)
+        return ("main", True)
+
     def build(self, var_list):
         if self.built:
             return
         var_list = list(var_list)
-        ssm = [v for v in var_list if _ssm_tag(v) is not None]
+        placed = [(v, *self.placement(v)) for v in var_list]
         user_keys, user_names = self._user_exclusions or (frozenset(), ())
-        excluded = ssm + [v for v in var_list if self._var_key(v) in user_keys]
+        # Keras' own decay (at the main rate) skips the SSM-rate and the non-decaying variables.
+        excluded = [v for v, rate, decays in placed if rate == "ssm" or not decays]
+        excluded += [v for v in var_list if self._var_key(v) in user_keys]
         super().exclude_from_weight_decay(var_list=excluded, var_names=list(user_names) or None)
-        self._ssm_keys = frozenset(self._var_key(v) for v in ssm)
+        self._ssm_keys = frozenset(self._var_key(v) for v, rate, _ in placed if rate == "ssm")
+        self._ssm_decay_keys = frozenset(
+            self._var_key(v) for v, rate, decays in placed if rate == "ssm" and decays
+            and self._var_key(v) not in user_keys
+        )
         super().build(var_list)
 
     def _is_ssm(self, variable):
@@ -213,6 +267,12 @@ class SSMAdamW(_AdamW):
         decayed = [v for v in variables if self._use_weight_decay(v)]
         if decayed:
             super()._apply_weight_decay(decayed)
+        ssm_decayed = [v for v in variables if self._var_key(v) in self._ssm_decay_keys]
+        if ssm_decayed:  # decoupled decay at the SSM rate
+            rate = self._get_current_ssm_learning_rate()
+            for v in ssm_decayed:
+                factor = keras.ops.cast(rate, v.dtype) * keras.ops.cast(self.weight_decay, v.dtype)
+                v.assign(v - v * factor)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         groups = ([], []), ([], [])  # (grads, variables) of the main and SSM groups
@@ -238,6 +298,7 @@ class SSMAdamW(_AdamW):
         else:
             rate = keras.saving.serialize_keras_object(rate)
         config["ssm_learning_rate"] = rate
+        config.update(groups=self.groups, dt=self.dt)
         return config
 
     @classmethod
@@ -291,6 +352,7 @@ def build_optimizer(lr, ssm_lr, weight_decay, warmup_steps, total_steps, lr_min=
             f"total_steps={total_steps}."
         )
     decay_steps = int(total_steps) - int(warmup_steps)
+    # `groups` / `dt` (the papers' parameter groups) pass through **kwargs.
     return SSMAdamW(
         learning_rate=WarmupCosine(lr, warmup_steps, decay_steps, end=lr_min),
         ssm_learning_rate=WarmupCosine(ssm_lr, warmup_steps, decay_steps, end=lr_min),

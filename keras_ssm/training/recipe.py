@@ -16,9 +16,16 @@ decay per step) and the number of epochs:
             "norm": "batch", "prenorm": true, "activation": "half_glu2",
             "dropout": 0.0, "pooling": "mean"},
   "optimizer": {"lr": 0.003, "ssm_lr": 0.001, "weight_decay": 0.04,
-                "warmup_epochs": 1, "lr_min": 0.0}
+                "warmup_epochs": 1, "lr_min": 0.0, "groups": "BfastandCdecay"}
 }
 ```
+
+`optimizer.groups` picks the papers' parameter groups (`"standard"`,
+`"BandCdecay"`, `"BfastandCdecay"`, `"noBCdecay"`: S5's `opt_config`) and
+`optimizer.dt` the step's (`"ssm"`, `"global"`, `"global_decay"` = S5's
+`dt_global`); see `keras_ssm.training.optimizers.GROUPS`. The model's block
+settings `norm_momentum`, `norm_epsilon` and `gelu_approximate` are those of
+`SSMBlock`.
 
 `train(recipe, out_dir)` keeps the best model by validation accuracy
 (`best.keras`), resumes an interrupted run (`keras.callbacks.BackupAndRestore`),
@@ -54,7 +61,7 @@ import keras
 from keras_ssm.layers.block import ACTIVATIONS, NORMS, SEQUENCE_LAYERS
 from keras_ssm.layers.pooling import POOLINGS
 from keras_ssm.training import distribution as distribution_lib
-from keras_ssm.training.optimizers import build_optimizer
+from keras_ssm.training.optimizers import GROUPS, STEP_GROUPS, build_optimizer
 
 # field: (types, required, default)
 TOP_FIELDS = {
@@ -89,12 +96,16 @@ OPTIMIZER_FIELDS = {
     "weight_decay": ((int, float), False, 0.05),
     "warmup_epochs": ((int, float), False, 0),
     "lr_min": ((int, float), False, 0.0),
+    "groups": (str, False, "standard"),
+    "dt": (str, False, "ssm"),
 }
 CHOICES = {
     "model.layer": tuple(SEQUENCE_LAYERS),
     "model.norm": NORMS,
     "model.activation": ACTIVATIONS,
     "model.pooling": POOLINGS,
+    "optimizer.groups": tuple(GROUPS),
+    "optimizer.dt": tuple(STEP_GROUPS),
 }
 
 
@@ -252,7 +263,8 @@ def compile_model(model, recipe, steps_per_epoch):
     total = max(1, recipe["epochs"] * steps_per_epoch)
     warmup = min(int(spec["warmup_epochs"] * steps_per_epoch), total - 1)
     optimizer = build_optimizer(
-        spec["lr"], spec["ssm_lr"], spec["weight_decay"], warmup, total, lr_min=spec["lr_min"]
+        spec["lr"], spec["ssm_lr"], spec["weight_decay"], warmup, total, lr_min=spec["lr_min"],
+        groups=spec["groups"], dt=spec["dt"],
     )
     model.compile(
         optimizer=optimizer,

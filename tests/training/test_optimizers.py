@@ -87,6 +87,50 @@ def test_one_step_matches_hand_computed_adamw():
     assert int(numpy(optimizer.iterations)) == 1
 
 
+# The papers' groups, from S5's train_helpers (opt_config, dt_global) and
+# S4's optimizer hooks: (rate, decays) of each role; others (the Dense) regular.
+PLACEMENTS = {
+    ("standard", "ssm"): {"Lambda": "ssm", "step": "ssm", "B": "ssm", "C": "main+wd", "D": "main+wd"},
+    ("BandCdecay", "ssm"): {"Lambda": "ssm", "step": "ssm", "B": "ssm+wd", "C": "main+wd", "D": "main+wd"},
+    ("BfastandCdecay", "ssm"): {"Lambda": "ssm", "step": "ssm", "B": "main+wd", "C": "main+wd", "D": "main+wd"},
+    ("noBCdecay", "ssm"): {"Lambda": "ssm", "step": "ssm", "B": "ssm", "C": "ssm", "D": "ssm"},
+    ("standard", "global_decay"): {"Lambda": "ssm", "step": "main+wd", "B": "ssm", "C": "main+wd", "D": "main+wd"},
+    ("BfastandCdecay", "global"): {"Lambda": "ssm", "step": "main", "B": "main+wd", "C": "main+wd", "D": "main+wd"},
+}
+
+
+@pytest.mark.parametrize("groups, dt", sorted(PLACEMENTS))
+@pytest.mark.parametrize("layer_cls", ["S4DLayer", "S5Layer"])
+def test_the_papers_groups_one_step_by_hand(groups, dt, layer_cls):
+    keras.utils.set_random_seed(0)
+    model, layer = make_model(getattr(keras_ssm, layer_cls)(state_dim=8, seed=0))
+    x, y = batch()
+    optimizer = SSMAdamW(learning_rate=LR, ssm_learning_rate=SSM_LR, weight_decay=WD, beta_1=BETA_1,
+                         beta_2=BETA_2, epsilon=EPSILON, groups=groups, dt=dt)
+    model.compile(optimizer=optimizer, loss="mse")
+    before, grads = mse_gradients(model, x, y)
+    model.train_on_batch(x, y)
+    roles = set()
+    for variable, w, g in zip(model.trainable_variables, before, grads):
+        role = getattr(variable, "ssm_role", None)
+        roles.add(role)
+        place = PLACEMENTS[(groups, dt)].get(role, "main+wd")
+        lr = SSM_LR if place.startswith("ssm") else LR
+        wd = WD if place.endswith("+wd") else 0.0
+        np.testing.assert_allclose(numpy(variable), adamw_first_step(w, g, lr, wd), rtol=1e-5, atol=2e-6,
+                                   err_msg=f"{groups}/{dt}: {variable.path} ({role}, {place})")
+    assert roles == {"Lambda", "step", "B", "C", "D", None}
+    config = optimizer.get_config()
+    assert (config["groups"], config["dt"]) == (groups, dt)
+
+
+def test_unknown_groups_are_refused():
+    with pytest.raises(ValueError, match="`groups` must be one of"):
+        SSMAdamW(groups="Cdecay")
+    with pytest.raises(ValueError, match="`dt` must be one of"):
+        SSMAdamW(dt="fast")
+
+
 def test_apply_when_every_variable_is_an_ssm_parameter():
     # No variable decays at all: the (fused, on torch) decay gets no variable.
     keras.utils.set_random_seed(0)

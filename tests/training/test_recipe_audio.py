@@ -86,6 +86,7 @@ def test_block_settings_and_band_limit_reach_the_model_and_data(tmp_path):
     spec = audio_recipe(data_dir)
     spec["model"].update(norm_momentum=0.9, norm_epsilon=1e-5, gelu_approximate=False)
     spec["data"].update(band_limit_rate=4000, band_limit_probability=0.5)
+    spec["optimizer"] = {"groups": "BfastandCdecay", "dt": "global_decay"}
     parsed = recipe.parse_recipe(spec)
     data = recipe.load_data(parsed)
     assert "band-limited to 4000 Hz" in data.info["preprocessing"]
@@ -93,5 +94,9 @@ def test_block_settings_and_band_limit_reach_the_model_and_data(tmp_path):
     for block in model.backbone.blocks:
         assert (block.norm.momentum, block.norm.epsilon, block.gelu_approximate) == (0.9, 1e-5, False)
     assert model.backbone.get_config()["norm_epsilon"] == 1e-5
+    recipe.compile_model(model, parsed, steps_per_epoch=4)
+    assert (model.optimizer.groups, model.optimizer.dt) == ("BfastandCdecay", "global_decay")
+    with pytest.raises(ValueError, match="optimizer.groups"):
+        recipe.parse_recipe(audio_recipe(data_dir, optimizer={"groups": "Bdecay"}))
     with pytest.raises(ValueError, match="model.gelu_approximate"):
         recipe.parse_recipe(audio_recipe(data_dir, model={"layer": "s5", "gelu_approximate": "tanh"}))
