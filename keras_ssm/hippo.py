@@ -24,9 +24,6 @@ References:
 import numpy as np
 
 S4D_INITS = ("legs", "inv", "lin", "random")
-# Above this condition number of the eigenvector matrix, diagonalize() treats
-# A as defective: V^{-1} B would lose most significant digits.
-MAX_EIGVEC_COND = 1e12
 
 
 def _check_size(value, name, even=False):
@@ -81,10 +78,10 @@ def legs_normal(n):
         n: state size.
 
     Returns:
-        ``(S, p)``: float64 arrays of shape ``(n, n)`` and ``(n,)``.
+        ``S``: float64 ``(n, n)``.
 
     Example:
-        >>> S, p = legs_normal(3)
+        >>> S = legs_normal(3)
         >>> print(np.diag(S))
         [-0.5 -0.5 -0.5]
         >>> bool(np.all(S + S.T == -np.eye(3)))
@@ -93,8 +90,7 @@ def legs_normal(n):
     A, _ = legs(n)
     half = np.arange(n, dtype=np.float64) + 0.5
     # sqrt(outer) rather than outer(sqrt): exact diagonal and exact skew part.
-    S = A + np.sqrt(np.outer(half, half))
-    return S, np.sqrt(half)
+    return A + np.sqrt(np.outer(half, half))
 
 
 def legs_normal_eig(n, conj_sym=False):
@@ -120,7 +116,7 @@ def legs_normal_eig(n, conj_sym=False):
         >>> Lambda, V = legs_normal_eig(4)
         >>> print(Lambda.real)
         [-0.5 -0.5 -0.5 -0.5]
-        >>> S, _ = legs_normal(4)
+        >>> S = legs_normal(4)
         >>> bool(np.allclose(V @ np.diag(Lambda) @ V.conj().T, S))
         True
         >>> Lambda, V = legs_normal_eig(4, conj_sym=True)
@@ -128,7 +124,7 @@ def legs_normal_eig(n, conj_sym=False):
         ((2,), (4, 2), True)
     """
     _check_size(n, "n", even=conj_sym)
-    S, _ = legs_normal(n)
+    S = legs_normal(n)
     re = np.mean(np.diag(S))
     # eigh reads only the real part of the diagonal, so eigh(-1j * S) as in
     # the S4 code is the same as using the skew part explicitly.
@@ -357,53 +353,3 @@ def block_hippo(state_dim, blocks, conj_sym=True):
     # All blocks are equal, so block_diag(V_r, ..., V_r) is a Kronecker product.
     return np.tile(Lambda_r, blocks), np.kron(eye, V_r), np.kron(eye, V_r.conj().T)
 
-
-def diagonalize(A, B, C):
-    """Diagonalise an SSM without changing its kernel (DSS paper, Prop. 1).
-
-    For a diagonalisable ``A = V diag(Lambda) V^{-1}``::
-
-        B_diag = V^{-1} B,    C_diag = C V
-
-    so ``C exp(A t) B = C_diag exp(diag(Lambda) t) B_diag`` for all ``t``, and
-    every discretised kernel (ZOH, bilinear, ...) is unchanged.
-
-    Args:
-        A: ``(m, m)`` real or complex matrix.
-        B: ``(m,)`` or ``(m, k)``.
-        C: ``(m,)`` or ``(h, m)``.
-
-    Returns:
-        ``(Lambda, B_diag, C_diag)``, complex128, of shapes ``(m,)``,
-        ``B.shape`` and ``C.shape``.
-
-    Raises:
-        ValueError: if ``A`` is not square, or is numerically defective (the
-            condition number of ``V`` exceeds ``MAX_EIGVEC_COND``).
-
-    Example:
-        >>> A = np.array([[0.0, 1.0], [-2.0, -3.0]])
-        >>> B, C = np.array([0.0, 1.0]), np.array([1.0, 1.0])
-        >>> Lambda, Bd, Cd = diagonalize(A, B, C)
-        >>> print(np.sort(Lambda.real))
-        [-2. -1.]
-        >>> print(np.round((Cd @ (Lambda * Bd)).real, 12))  # C A B is invariant
-        -2.0
-    """
-    A = np.asarray(A)
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"`A` must be a square matrix, got shape {A.shape}.")
-    m = A.shape[0]
-    B, C = np.asarray(B), np.asarray(C)
-    if B.ndim not in (1, 2) or B.shape[0] != m:
-        raise ValueError(f"`B` must have shape ({m},) or ({m}, k), got {B.shape}.")
-    if C.ndim not in (1, 2) or C.shape[-1] != m:
-        raise ValueError(f"`C` must have shape ({m},) or (h, {m}), got {C.shape}.")
-    Lambda, V = np.linalg.eig(A.astype(np.complex128))
-    cond = np.linalg.cond(V)
-    if not cond <= MAX_EIGVEC_COND:  # also catches inf/nan
-        raise ValueError(
-            f"`A` is not (numerically) diagonalizable: its eigenvector matrix has "
-            f"condition number {cond:.3g} > {MAX_EIGVEC_COND:.0e} (defective matrix?)."
-        )
-    return Lambda, np.linalg.solve(V, B.astype(np.complex128)), C @ V

@@ -45,9 +45,9 @@ def test_legs_structure():
 
 def test_legs_normal_diag_and_skew():
     for n in (1, 2, 7, 64):
-        S, p = hippo.legs_normal(n)
+        S = hippo.legs_normal(n)
         A, _ = hippo.legs(n)
-        np.testing.assert_allclose(p, np.sqrt(np.arange(n) + 0.5), rtol=1e-15)
+        p = np.sqrt(np.arange(n) + 0.5)  # S4's low-rank factor: A = S - p pᵀ
         np.testing.assert_allclose(S, A + np.outer(p, p), rtol=1e-14, atol=1e-14)
         np.testing.assert_array_equal(np.diag(S), -0.5)
         K = S + np.eye(n) / 2
@@ -60,7 +60,7 @@ def test_legs_normal_diag_and_skew():
 @pytest.mark.parametrize("n", [4, 16, 64])
 def test_legs_normal_eig_full(n):
     Lambda, V = hippo.legs_normal_eig(n)
-    S, _ = hippo.legs_normal(n)
+    S = hippo.legs_normal(n)
     assert Lambda.shape == (n,) and V.shape == (n, n)
     np.testing.assert_array_equal(Lambda.real, -0.5)
     assert np.all(np.diff(Lambda.imag) >= 0)  # eigh order: ascending
@@ -72,7 +72,7 @@ def test_legs_normal_eig_full(n):
 def test_legs_normal_eig_conj_sym(n):
     full, _ = hippo.legs_normal_eig(n)
     Lambda, V = hippo.legs_normal_eig(n, conj_sym=True)
-    S, _ = hippo.legs_normal(n)
+    S = hippo.legs_normal(n)
     assert Lambda.shape == (n // 2,) and V.shape == (n, n // 2)
     assert np.all(Lambda.imag <= 0)
     np.testing.assert_allclose(Lambda, full[: n // 2])
@@ -237,7 +237,7 @@ def test_block_hippo_shapes_and_structure(conj_sym):
 
 def test_block_hippo_full_reconstructs_block_diag_S():
     Lambda, V, V_inv = hippo.block_hippo(24, 3, conj_sym=False)
-    S, _ = hippo.legs_normal(8)
+    S = hippo.legs_normal(8)
     np.testing.assert_allclose(
         V @ np.diag(Lambda) @ V_inv, scipy.linalg.block_diag(S, S, S), atol=1e-10
     )
@@ -250,71 +250,3 @@ def test_block_hippo_errors():
         hippo.block_hippo(12, 4, conj_sym=True)  # block size 3
     Lambda, _, _ = hippo.block_hippo(12, 4, conj_sym=False)
     assert Lambda.shape == (12,)
-
-
-# --- Diagonalisation (DSS Proposition 1) -------------------------------------------
-
-
-def _zoh_kernel_dense(A, B, C, dt, L):
-    """K_l = C exp(A dt l) (exp(A dt) - I) A^{-1} B, stacked over l < L."""
-    dA = scipy.linalg.expm(A * dt)
-    dB = (dA - np.eye(len(A))) @ np.linalg.solve(A, B)
-    K, x = [], dB
-    for _ in range(L):
-        K.append(C @ x)
-        x = dA @ x
-    return np.stack(K)
-
-
-def _zoh_kernel_diag(Lambda, B, C, dt, L):
-    dB = (np.exp(Lambda * dt) - 1) / Lambda * B
-    powers = np.exp(Lambda[None, :] * dt * np.arange(L)[:, None])  # (L, m)
-    return (powers * dB) @ C.T
-
-
-@pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("complex_A", [False, True])
-def test_diagonalize_preserves_zoh_kernel(seed, complex_A):
-    rng = np.random.default_rng(seed)
-    m, h, L, dt = int(rng.integers(6, 11)), 3, 64, 0.1
-    A = rng.standard_normal((m, m))
-    if complex_A:
-        A = A + 1j * rng.standard_normal((m, m))
-    A = A / np.sqrt(m) - 1.5 * np.eye(m)  # keep the kernel from blowing up
-    B = rng.standard_normal(m)
-    C = rng.standard_normal((h, m))
-
-    Lambda, B_diag, C_diag = hippo.diagonalize(A, B, C)
-    assert Lambda.shape == (m,) and B_diag.shape == (m,) and C_diag.shape == (h, m)
-
-    K_dense = _zoh_kernel_dense(A, B, C, dt, L)
-    K_diag = _zoh_kernel_diag(Lambda, B_diag, C_diag, dt, L)
-    assert K_dense.shape == K_diag.shape == (L, h)
-    err = np.abs(K_diag - K_dense).max() / np.abs(K_dense).max()
-    assert err < 1e-8
-
-
-def test_diagonalize_matrix_B_and_vector_C():
-    rng = np.random.default_rng(7)
-    A = rng.standard_normal((5, 5))
-    B = rng.standard_normal((5, 2))
-    C = rng.standard_normal(5)
-    Lambda, B_diag, C_diag = hippo.diagonalize(A, B, C)
-    assert B_diag.shape == (5, 2) and C_diag.shape == (5,)
-    CAB = C_diag @ (Lambda[:, None] * B_diag)
-    np.testing.assert_allclose(CAB, C @ A @ B, atol=1e-10)
-
-
-def test_diagonalize_rejects_defective_matrix():
-    jordan = np.array([[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0], [0.0, 0.0, -1.0]])
-    with pytest.raises(ValueError, match="diagonalizable"):
-        hippo.diagonalize(jordan, np.ones(3), np.ones(3))
-
-
-def test_diagonalize_rejects_non_square():
-    with pytest.raises(ValueError, match="`A`.*square"):
-        hippo.diagonalize(np.ones((3, 4)), np.ones(3), np.ones(3))
-    with pytest.raises(ValueError, match="`B`"):
-        hippo.diagonalize(np.eye(3), np.ones(4), np.ones(3))
-    with pytest.raises(ValueError, match="`C`"):
-        hippo.diagonalize(np.eye(3), np.ones(3), np.ones((2, 4)))

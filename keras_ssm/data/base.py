@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from keras_ssm.validation import check_choice, check_positive_int  # noqa: F401 (the loaders import them from here)
+
 
 @dataclasses.dataclass
 class TaskData:
@@ -95,18 +97,6 @@ def check_data_dir(task, data_dir, expected, where):
     if not os.path.isdir(path):
         raise missing_data(task, data_dir, expected, where)
     return path
-
-
-def check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
-
-
-def check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
 
 
 def check_fraction(name, value, allow_none=False):

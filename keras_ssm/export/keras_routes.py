@@ -19,7 +19,7 @@ KERAS_FORMATS = {"onnx": "onnx", "litert": "litert", "saved_model": "tf_saved_mo
 
 def check_route(backend, format, streaming):
     if streaming or format not in ROUTES[backend]:
-        what = f"the streaming form" if streaming else f"{format!r}"
+        what = "the streaming form" if streaming else repr(format)
         offered = ", ".join(ROUTES[backend])
         raise RuntimeError(
             f"Export of {what} is not offered from the {backend} backend (offered there: the sequence "

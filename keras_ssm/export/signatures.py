@@ -13,9 +13,9 @@ lengths, with named inputs and a dict of named outputs:
   running pooling). A runtime starts from zeros and feeds each `next_` back.
 """
 
-import numpy as np
 
 from keras_ssm.export.real_arithmetic import real_arithmetic, ssm_layers
+from keras_ssm.validation import check_positive_int
 
 
 def _tf():
@@ -69,8 +69,7 @@ def _continuous(model):
 
 
 def _check_length(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    check_positive_int(name, value)
     return int(value)
 
 

@@ -16,6 +16,7 @@ from keras import ops
 from keras_ssm import ops as ssm_ops
 from keras_ssm.discretization import DISCRETIZATIONS, discretize
 from keras_ssm.layers import real_form
+from keras_ssm.validation import check_choice, check_positive_int  # noqa: F401 (imported from here too)
 
 # Optimizer settings of the SSM parameters (Λ, B, Δ), read by the training
 # recipe: their own learning rate and no weight decay (S4D, S5, DSS papers).
@@ -23,16 +24,6 @@ SSM_OPTIMIZER = {"learning_rate": "ssm", "weight_decay": 0.0}
 # The roles of the SSM parameters proper; C and D are tagged too, so that an
 # optimizer scheme (keras_ssm.training.optimizers.GROUPS) can place them.
 SSM_ROLES = ("Lambda", "B", "step")
-
-
-def check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
-
-
-def check_positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
 
 
 def check_step_scale(step_scale):
