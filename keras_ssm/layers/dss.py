@@ -195,26 +195,28 @@ class DSSLayer(KernelSSMLayer):
         """`(w, growing, scale)` with `a = W · scale`; `length` is a number or
         `(batch, 1, 1)` (one per example)."""
         w, growing = self._exponents(step_scale)
+        return w, growing, complex_expm1(w) * self._row_sum_reciprocal(w, length)
+
+    def _row_sum_reciprocal(self, w, length):
+        """`r((e^{wL} − 1) Λ)` (ε-reciprocal): `(e^w − 1)` times it is one over
+        the softmax's row sum `Σ_{j<L} e^{wj}`, times `1/Λ`."""
         lam = to_complex(*self._lambda())
-        scale = complex_expm1(w) * reciprocal(complex_expm1(w * ops.cast(length, w.dtype)) * lam)
-        return w, growing, scale
+        return reciprocal(complex_expm1(w * ops.cast(length, w.dtype)) * lam)
 
     def _normalizer(self, x, length, step_scale=1.0):
         """`ρ` with `C = W x ρ` in the canonical form; `(H, N)` complex."""
-        lam = to_complex(*self._lambda())
         if self.variant.endswith("no-scale"):
             # C B̄ = W: ZOH's B̄ = (e^x − 1)/x (step 1) is divided out, exactly
             # (the ε-reciprocal would bias |e^x − 1| ~ Δ|Λ| near √ε).
             return ops.cast(1.0, x.dtype) / complex_expm1(x)
         if self.variant != "softmax":
-            return ops.broadcast_to(reciprocal(lam), ops.shape(x))
+            return ops.broadcast_to(reciprocal(to_complex(*self._lambda())), ops.shape(x))
         if length is None:
             raise ValueError("DSS-softmax depends on the sequence length: pass `length`.")
         w, growing = self._exponents(step_scale)
-        wl = w * ops.cast(length, w.dtype)
-        rho = reciprocal(complex_expm1(wl) * lam)
+        rho = self._row_sum_reciprocal(w, length)
         # A growing mode's sum is dominated by its last term: shift by it.
-        return ops.where(growing, -rho * ops.exp(wl), rho)
+        return ops.where(growing, -rho * ops.exp(w * ops.cast(length, w.dtype)), rho)
 
     def _system(self, length=None, step_scale=1.0):
         # The steps are folded into Λ (step = 1), the normalisation into C.
