@@ -60,7 +60,25 @@ def hardware():
 def stages(runs, name):
     first = os.path.join(runs, name)
     rest = sorted(glob.glob(os.path.join(runs, f"{name}_stage*")), key=lambda p: int(p.rsplit("stage", 1)[1]))
-    return [d for d in [first, *rest] if os.path.isfile(os.path.join(d, "summary.json"))]
+    return [d for d in [first, *rest] if os.path.isfile(os.path.join(d, "best.keras"))]
+
+
+def summary(folder):
+    """The run's summary.json, or, for a run stopped before its last epoch (the
+    session's end), one read from its metrics.csv: epochs done, the best one,
+    and the wall time from the recipe's writing to the last metrics row."""
+    path = os.path.join(folder, "summary.json")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    rows = cards.read_history([os.path.join(folder, "metrics.csv")])
+    best = max(range(len(rows)), key=lambda i: (rows[i]["val_accuracy"], -i))
+    with open(os.path.join(folder, "recipe.json"), encoding="utf-8") as f:
+        planned = json.load(f)["epochs"]
+    seconds = os.path.getmtime(os.path.join(folder, "metrics.csv")) - os.path.getmtime(os.path.join(folder, "recipe.json"))
+    return {"epochs": len(rows), "planned_epochs": planned, "best_epoch": best + 1,
+            "best_val_accuracy": rows[best]["val_accuracy"], "seconds": round(seconds, 1), "backend": "jax",
+            "interrupted": True}
 
 
 def card(meta, rows):
@@ -75,7 +93,8 @@ def card(meta, rows):
         if augmented else ""
     )
     stage_lines = "\n".join(
-        f"| {i} | `{s['recipe']}` | {s['epochs']} | {s['best_epoch']} | {100 * s['best_val_accuracy']:.1f} % | "
+        f"| {i} | `{s['recipe']}` | {s['epochs']}{' (stopped)' if 'stopped_after' in s else ''} | {s['best_epoch']} | "
+        f"{100 * s['best_val_accuracy']:.1f} % | "
         f"{s['seconds'] / 60:.0f} min |"
         for i, s in enumerate(t["stages"], 1)
     )
@@ -150,7 +169,7 @@ def publish(layer, runs, out_root):
     dirs = stages(runs, name)
     if not dirs:
         raise SystemExit(f"no finished run of {name} under {runs}")
-    summaries = [json.load(open(os.path.join(d, "summary.json"), encoding="utf-8")) for d in dirs]
+    summaries = [summary(d) for d in dirs]
     # The stage with the best validation accuracy (the later one on a tie) is published, with the stages
     # that led to it; the test split chooses nothing.
     chosen = max(range(len(dirs)), key=lambda i: (summaries[i]["best_val_accuracy"], i))
@@ -167,6 +186,8 @@ def publish(layer, runs, out_root):
                 **({"warm_start": os.path.relpath(r["warm_start"], ROOT)} if r.get("warm_start") else {}),
             },
             "epochs": s["epochs"], "best_epoch": s["best_epoch"],
+            **({"stopped_after": f"{s['epochs']} of {s['planned_epochs']} epochs (the session ended)"}
+               if s.get("interrupted") else {}),
             "best_val_accuracy": s["best_val_accuracy"], "seconds": s["seconds"],
         }
         for d, s, r in zip(dirs, summaries, recipes)
