@@ -1,0 +1,29 @@
+"""Pathfinder and Path-X (LRA): the loader (`loader.py`), the image generator
+(`generator.py`) and its command line (`cli.py`,
+`python -m keras_ssm.data.pathfinder --out DIR --size 32`)."""
+
+from keras_ssm.data.pathfinder.cli import main
+from keras_ssm.data.pathfinder.generator import (
+    DIFFICULTIES,
+    SETTINGS,
+    Settings,
+    balanced_labels,
+    generate_image,
+    write_dataset,
+)
+from keras_ssm.data.pathfinder.loader import (
+    EXPECTED_LAYOUT,
+    FOLDERS,
+    LABELS,
+    SCALES,
+    SPLITS,
+    WHERE,
+    find_folder,
+    load_pathfinder,
+    read_metadata,
+)
+
+__all__ = [
+    "DIFFICULTIES", "EXPECTED_LAYOUT", "FOLDERS", "LABELS", "SCALES", "SETTINGS", "SPLITS", "Settings", "WHERE",
+    "balanced_labels", "find_folder", "generate_image", "load_pathfinder", "main", "read_metadata", "write_dataset",
+]
