@@ -190,12 +190,16 @@ class SSMLayer(keras.layers.Layer):
 
     # -- the canonical system -------------------------------------------
 
-    def _discrete(self, step_scale=1.0, length=None):
-        """The discrete system `(log Λ̄, B̄, C, C_backward)` of `_system`."""
-        system = self._system(length)
-        step = system["step"] * step_scale
+    def _discrete(self, step_scale=1.0, length=None, timesteps=None, system=None):
+        """`(log Λ̄, b, system)` of `_system` (or of `system`) discretized at
+        `Δ · step_scale`, times `timesteps` `(batch, length)` per step when given
+        (S5's irregular sampling), with `B̄ = b ⊙ B`."""
+        system = self._system(length) if system is None else system
+        step = system["step"] * ops.cast(step_scale, "float32")
         if len(system["step"].shape) < len(system["Lambda"].shape):
             step = step[..., None]
+        if timesteps is not None:
+            step = ops.cast(timesteps, "float32")[..., None] * step
         log_z, b_scale = discretize(system["Lambda"], step, self.discretization)
         return log_z, b_scale, system
 

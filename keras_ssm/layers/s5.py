@@ -8,7 +8,6 @@ from keras import ops
 
 from keras_ssm import hippo
 from keras_ssm import ops as ssm_ops
-from keras_ssm.discretization import discretize
 from keras_ssm.layers import real_form
 from keras_ssm.layers.base import SSMLayer, check_choice, check_positive_int, log_uniform, to_complex
 
@@ -203,12 +202,6 @@ class S5Layer(SSMLayer):
                 f"`timesteps` must have shape (batch, length) = {expected}, got {shape}."
             )
 
-    def _discretize(self, system, step_scale, timesteps):
-        step = system["step"] * ops.cast(step_scale, "float32")
-        if timesteps is not None:
-            step = ops.cast(timesteps, "float32")[..., None] * step
-        return discretize(system["Lambda"], step, self.discretization)
-
     @staticmethod
     def _inject(u, b):
         """`u Bᵀ` for real `u (..., H)` and complex `B (P', H)`: one real
@@ -250,7 +243,7 @@ class S5Layer(SSMLayer):
                 "bidirectional."
             )
         system = self._system()
-        log_z, b_scale = self._discretize(system, step_scale, timesteps)
+        log_z, b_scale, _ = self._discrete(step_scale, timesteps=timesteps, system=system)
         if timesteps is None:  # B̄ = b_scale ⊙ B once, not per step
             bu = self._inject(u, b_scale[:, None] * system["B"])
         else:
@@ -261,7 +254,7 @@ class S5Layer(SSMLayer):
         states, cs = [x], [system["C"]]
         if self.bidirectional:
             if timesteps is not None:
-                log_z, b_scale = self._discretize(system, step_scale, reverse_timesteps(timesteps, mask))
+                log_z, b_scale, _ = self._discrete(step_scale, timesteps=reverse_timesteps(timesteps, mask), system=system)
                 a, bu = ops.exp(log_z), injected * b_scale
             x_backward, _ = ssm_ops.linear_scan(a, bu, reverse=True)
             states.append(x_backward)
@@ -274,7 +267,7 @@ class S5Layer(SSMLayer):
     def _real_system(self, step_scale):
         def system():
             s = self._system()
-            log_z, b_scale = self._discretize(s, step_scale, None)
+            log_z, b_scale, _ = self._discrete(step_scale, system=s)
             return {"log_z": log_z, "B": b_scale[:, None] * s["B"], "C": [s["C"], s.get("C_backward")]}
 
         return real_form.constants(self, ("system", float(step_scale)), system)
@@ -355,8 +348,8 @@ class S5Layer(SSMLayer):
         self._check_step_input(inputs_t)
         check_timesteps_values(timesteps_t)
         system = self._system()
-        log_z, b_scale = self._discretize(
-            system, step_scale, None if timesteps_t is None else ops.reshape(timesteps_t, (-1, 1))
+        log_z, b_scale, _ = self._discrete(
+            step_scale, timesteps=None if timesteps_t is None else ops.reshape(timesteps_t, (-1, 1)), system=system
         )
         if timesteps_t is not None:
             log_z, b_scale = log_z[:, 0], b_scale[:, 0]
