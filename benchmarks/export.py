@@ -16,8 +16,9 @@
   chunk, as a stream would be), with the Keras model's accuracy on the same
   padded clips, and the file sizes.
 
-Writes `results/export.json` and `results/export.md`. Run it on a quiet
-machine: the timings are ratios within one run, not targets.
+Writes `results/export.json` and `results/export.md` (`--render` rewrites
+the table from the JSON). Run it on a quiet machine: the timings are ratios
+within one run, not targets.
 """
 
 import argparse
@@ -138,7 +139,10 @@ def render(results):
             audio = int(chunk) / 8000
 
             def cell(seconds):
-                return f"{1000 * seconds:.2f} ms ({audio / seconds:.0f}x)" if seconds else "-"
+                if not seconds:
+                    return "-"
+                factor = audio / seconds
+                return f"{1000 * seconds:.2f} ms ({factor:.0f}x)" if factor >= 10 else f"{1000 * seconds:.2f} ms ({factor:.1f}x)"
 
             lines.append(f"| {preset} | {chunk} | {cell(cells.get('onnx'))} | {cell(cells.get('litert'))} | "
                          + " | ".join(cell(cells.get(f"keras_{b}")) for b in ("jax", "tensorflow", "torch")) + " |")
@@ -160,11 +164,18 @@ def main(argv=None):
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--render", action="store_true", help="rewrite export.md from export.json")
     parser.add_argument("--worker", choices=("keras", "export"), help=argparse.SUPPRESS)
     parser.add_argument("--preset", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     chunks = [int(c) for c in args.chunks.split(",")]
+    if args.render:
+        with open(os.path.join(args.out, "export.json")) as f:
+            results = json.load(f)
+        with open(os.path.join(args.out, "export.md"), "w") as f:
+            f.write(render(results))
+        return
     if args.worker == "keras":
         print(json.dumps(keras_worker(args.preset, chunks[0], args.repeats)))
         return
