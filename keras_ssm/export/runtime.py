@@ -2,8 +2,14 @@
 interpreter (`ai-edge-litert`), or `tf.saved_model.load`."""
 
 import os
+import re
 
 import numpy as np
+
+
+def _positional(name):
+    match = re.fullmatch(r"(.*?)(?:_(\d+))?", name)
+    return match.group(1), int(match.group(2) or 0)
 
 
 class ExportedModel:
@@ -72,7 +78,10 @@ class ExportedModel:
         loaded = tf.saved_model.load(self.path)
         function = loaded.signatures["serving_default"]
         self.runtime = "saved_model"
-        self.input_names = [spec.name for spec in function.structured_input_signature[1].values()]
+        # A signature's inputs are a map (no order): positional names `x`, `x_1`, `x_2`, ...
+        # (Keras's exporters) sort back into their order.
+        self.input_names = sorted((spec.name for spec in function.structured_input_signature[1].values()),
+                                  key=_positional)
         self.output_names = list(function.structured_outputs)
         self._loaded = loaded
 
