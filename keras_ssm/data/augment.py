@@ -34,3 +34,67 @@ def band_limit(audio, rate, limit_rate):
     n = min(len(audio), len(restored))
     out[:n] = restored[:n]
     return out
+
+
+# Random perturbations of one training clip, in TensorFlow ops (run inside
+# the `tf.data` pipeline); each takes a 1-D float32 clip and keeps its length.
+
+
+def random_speed(audio, max_change):
+    """`audio` played at a random speed in `[1 - max_change, 1 + max_change]`
+    (linear interpolation; the pitch moves with it), cut or zero-padded to
+    its length.
+
+    >>> import tensorflow as tf
+    >>> random_speed(tf.ones([100]), 0.1).shape
+    TensorShape([100])
+    """
+    import tensorflow as tf
+
+    length = tf.shape(audio)[0]
+    factor = tf.random.uniform([], 1.0 - max_change, 1.0 + max_change)
+    position = tf.range(tf.cast(length, tf.float32)) * factor
+    left = tf.cast(tf.floor(position), tf.int32)
+    weight = position - tf.floor(position)
+    padded = tf.concat([audio, tf.zeros([2])], axis=0)
+    inside = tf.cast(left < length, tf.float32)
+    left = tf.minimum(left, length)
+    return inside * ((1.0 - weight) * tf.gather(padded, left) + weight * tf.gather(padded, left + 1))
+
+
+def random_shift(audio, max_shift):
+    """`audio` moved by a random number of samples in `[-max_shift, max_shift]`,
+    zeros filling the gap.
+
+    >>> import tensorflow as tf
+    >>> random_shift(tf.range(5, dtype=tf.float32), 0).numpy().tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0]
+    """
+    import tensorflow as tf
+
+    length = tf.shape(audio)[0]
+    shift = tf.random.uniform([], -max_shift, max_shift + 1, dtype=tf.int32)
+    padded = tf.pad(audio, [[max_shift, max_shift]])
+    return padded[max_shift - shift : max_shift - shift + length]
+
+
+def random_gain(audio, max_db):
+    """`audio` times a random gain in `[-max_db, max_db]` dB, clipped to [-1, 1]."""
+    import tensorflow as tf
+
+    gain = 10.0 ** (tf.random.uniform([], -max_db, max_db) / 20.0)
+    return tf.clip_by_value(audio * gain, -1.0, 1.0)
+
+
+def mix_noise(audio, noise, probability, max_volume):
+    """With `probability`, `audio` plus a random one of the `noise` clips
+    `(n, length)` (e.g. the training split's background-noise clips), rolled by
+    a random offset and scaled by a volume in `[0, max_volume]` (as
+    TensorFlow's speech_commands example mixes its background noise)."""
+    import tensorflow as tf
+
+    length = tf.shape(audio)[0]
+    clip = noise[tf.random.uniform([], 0, tf.shape(noise)[0], dtype=tf.int32)]
+    clip = tf.roll(clip, tf.random.uniform([], 0, length, dtype=tf.int32), axis=0)
+    volume = tf.random.uniform([], 0.0, max_volume) * tf.cast(tf.random.uniform([]) < probability, tf.float32)
+    return tf.clip_by_value(audio + volume * clip, -1.0, 1.0)

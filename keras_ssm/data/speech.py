@@ -229,8 +229,45 @@ def _sc_tfds(path, labels, sample_rate, batch_size, shuffle, seed, drop_remainde
     return datasets, sizes, length
 
 
+def _augmenter(train_audio, noise, sample_rate, options):
+    """The training split's per-clip augmentation (tf ops), or None when off."""
+    import tensorflow as tf
+
+    from keras_ssm.data import augment
+
+    if not any(options[k] for k in ("time_shift", "gain_db", "speed_change", "noise_probability")) \
+            and options["band_limit_rate"] is None:
+        return None
+    limited = limited_noise = None
+    if options["band_limit_rate"] is not None:
+        limited = tf.constant(np.stack([augment.band_limit(a, sample_rate, options["band_limit_rate"])
+                                        for a in train_audio]))
+        limited_noise = tf.constant(np.stack([augment.band_limit(a, sample_rate, options["band_limit_rate"])
+                                              for a in noise])) if len(noise) else None
+    noise_t = tf.constant(noise) if len(noise) else None
+    max_shift = int(round(options["time_shift"] * sample_rate))
+
+    def apply(i, audio):
+        use_limited = tf.constant(False)
+        if limited is not None:
+            use_limited = tf.random.uniform([]) < options["band_limit_probability"]
+            audio = tf.cond(use_limited, lambda: limited[i], lambda: audio)
+        if options["speed_change"]:
+            audio = augment.random_speed(audio, options["speed_change"])
+        if max_shift:
+            audio = augment.random_shift(audio, max_shift)
+        if options["gain_db"]:
+            audio = augment.random_gain(audio, options["gain_db"])
+        if options["noise_probability"] and noise_t is not None:
+            clips = noise_t if limited_noise is None else tf.cond(use_limited, lambda: limited_noise, lambda: noise_t)
+            audio = augment.mix_noise(audio, clips, options["noise_probability"], options["noise_volume"])
+        return audio
+
+    return apply
+
+
 def _sc_npz(data_dir, labels, sample_rate, batch_size, shuffle, seed, drop_remainder,
-            validation_folds, test_folds):
+            validation_folds, test_folds, augmentation):
     """In-memory datasets from the npz test-set parts, split by speaker fold."""
     import tensorflow as tf
 
@@ -251,6 +288,7 @@ def _sc_npz(data_dir, labels, sample_rate, batch_size, shuffle, seed, drop_remai
                 raise ValueError(f"{part}: expected {SC_RATE} Hz audio, got {int(z['sample_rate'])}.")
     audio, y, folds = np.concatenate(audio), np.concatenate(y), np.concatenate(folds)
     remap = np.array([labels.index(n) if n in labels else -1 for n in names])
+    is_noise = np.array(names)[y] == "_silence_"
     y = remap[y]
     audio = _fix_length(audio, SC_RATE)
     length = None
@@ -263,13 +301,21 @@ def _sc_npz(data_dir, labels, sample_rate, batch_size, shuffle, seed, drop_remai
     }
     for split, mask in masks.items():
         keep = mask & (y >= 0)
+        if not keep.any():  # e.g. a folder with the test fold only
+            datasets[split], sizes[split] = None, 0
+            continue
         # Resampled in numpy once (a few thousand clips), then kept as float32.
         x = resample(audio[keep].astype(np.float32) / 32768.0, SC_RATE, sample_rate)
         length = x.shape[1]
-        x_t, y_t = tf.constant(x[..., None]), tf.constant(y[keep].astype(np.int32))
+        x_t, y_t = tf.constant(x), tf.constant(y[keep].astype(np.int32))
+        augment = None
+        if split == "train":
+            noise = resample(audio[mask & is_noise].astype(np.float32) / 32768.0, SC_RATE, sample_rate)
+            augment = _augmenter(x, noise, sample_rate, augmentation)
 
-        def element(i, x_t=x_t, y_t=y_t):
-            return x_t[i], y_t[i]
+        def element(i, x_t=x_t, y_t=y_t, augment=augment):
+            audio = x_t[i] if augment is None else augment(i, x_t[i])
+            return audio[:, None], y_t[i]
 
         datasets[split] = make_dataset(int(keep.sum()), element, batch_size=batch_size,
                                        shuffle=shuffle and split == "train", seed=seed,
@@ -290,6 +336,13 @@ def load_speech_commands(
     shuffle=True,
     seed=0,
     drop_remainder=False,
+    time_shift=0.0,
+    gain_db=0.0,
+    speed_change=0.0,
+    noise_probability=0.0,
+    noise_volume=0.1,
+    band_limit_rate=None,
+    band_limit_probability=0.5,
 ):
     """Loads Speech Commands v0.02 as raw audio (SC35, SC10 or SC12).
 
@@ -304,6 +357,15 @@ def load_speech_commands(
         validation_folds, test_folds: speaker folds (0-9) of the npz layout;
             the other folds are training data.
         shuffle, seed, drop_remainder: see `batching.make_dataset`.
+        time_shift, gain_db, speed_change, noise_probability, noise_volume,
+            band_limit_rate, band_limit_probability: augmentation of the
+            training split, drawn anew for every clip each epoch (npz layout;
+            all off by default): a shift by up to `time_shift` seconds, a gain
+            within ±`gain_db` dB, a speed within 1 ± `speed_change`, the
+            training split's `_silence_` noise clips mixed in with that
+            probability at a volume up to `noise_volume`, and (first) a
+            low-pass to what a `band_limit_rate` Hz recording holds with its
+            probability (`keras_ssm.data.augment`).
 
     Returns:
         `TaskData` whose datasets yield `(audio, labels)`: float32
@@ -324,6 +386,22 @@ def load_speech_commands(
     for name, folds in (("validation_folds", validation_folds), ("test_folds", test_folds)):
         if not all(isinstance(f, (int, np.integer)) and 0 <= f <= 9 for f in folds):
             raise ValueError(f"`{name}` must be fold numbers in 0..9, got {folds!r}.")
+    for name, value in (("time_shift", time_shift), ("gain_db", gain_db), ("speed_change", speed_change),
+                        ("noise_volume", noise_volume)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"`{name}` must be a number >= 0, got {value!r}.")
+    if not 0 <= speed_change < 1:
+        raise ValueError(f"`speed_change` must lie in [0, 1), got {speed_change!r}.")
+    for name, value in (("noise_probability", noise_probability), ("band_limit_probability", band_limit_probability)):
+        if not 0 <= value <= 1:
+            raise ValueError(f"`{name}` must lie in [0, 1], got {value!r}.")
+    if band_limit_rate is not None and not 0 < band_limit_rate < sample_rate:
+        raise ValueError(
+            f"`band_limit_rate` must be None or between 0 and `sample_rate` ({sample_rate}); got {band_limit_rate!r}."
+        )
+    augmentation = {"time_shift": time_shift, "gain_db": gain_db, "speed_change": speed_change,
+                    "noise_probability": noise_probability, "noise_volume": noise_volume,
+                    "band_limit_rate": band_limit_rate, "band_limit_probability": band_limit_probability}
     if set(validation_folds) & set(test_folds):
         raise ValueError(f"`validation_folds` {validation_folds} and `test_folds` {test_folds} overlap.")
     layout, root = detect_speech_commands(data_dir)
@@ -341,12 +419,18 @@ def load_speech_commands(
             "only has the 12-class task (other words are merged into _unknown_). Use classes=12 or 10."
         )
     common = (labels, sample_rate, batch_size, shuffle, seed, drop_remainder)
+    augmented = any(augmentation[k] for k in ("time_shift", "gain_db", "speed_change", "noise_probability")) \
+        or band_limit_rate is not None
+    if augmented and layout != "npz":
+        raise ValueError(f"Augmentation is built for the npz layout; the {layout} layout in {root} loads "
+                         "without it: leave time_shift, gain_db, speed_change, noise_probability and "
+                         "band_limit_rate at their defaults.")
     if layout == "archive":
         datasets, sizes, length = _sc_archive(root, *common)
     elif layout == "tfds":
         datasets, sizes, length = _sc_tfds(root, *common)
     else:
-        datasets, sizes, length = _sc_npz(root, *common, validation_folds, test_folds)
+        datasets, sizes, length = _sc_npz(root, *common, validation_folds, test_folds, augmentation)
     return TaskData(
         task=f"sc{classes}",
         **datasets,
@@ -361,7 +445,8 @@ def load_speech_commands(
               "native_sample_rate": SC_RATE, "preprocessing": "int16 / 32768, zero-padded to 1 s"
               + (f", resampled {SC_RATE} -> {sample_rate} Hz" if sample_rate != SC_RATE else ""),
               **({"validation_folds": tuple(validation_folds), "test_folds": tuple(test_folds)}
-                 if layout == "npz" else {})},
+                 if layout == "npz" else {}),
+              **({"augmentation": augmentation} if augmented else {})},
     )
 
 

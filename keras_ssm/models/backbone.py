@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_ssm.layers.block import SSMBlock
 from keras_ssm.layers.downsample import SequenceDownsampling
+from keras_ssm.layers.frontend import LogMelFrontend
 
 
 def _check_pool(pool, depth):
@@ -44,9 +45,13 @@ class SSMBackbone(keras.Model):
     real samples; masked steps feed nothing to any state, so at valid steps a
     right-padded batch equals each sequence run alone.
 
+    `frontend` (continuous inputs; a dict of `LogMelFrontend` arguments)
+    turns raw audio into log mel frames before the encoder: the SSMs run at
+    the frame rate (`hop_seconds`), and the front end counts in the stride.
+
     `pool[i] > 1` shortens the sequence after block `i` by that factor (mean
     over frames, `SequenceDownsampling`), as SaShiMi pools between stages:
-    `length' = ceil(length / prod(pool))`.
+    `length' = ceil(length / stride)`, `stride = hop * prod(pool)`.
 
     `step_scale` multiplies the step of every SSM layer: a model trained at
     rate `r` runs on input sampled at `r'` with `step_scale = r / r'`
@@ -62,6 +67,8 @@ class SSMBackbone(keras.Model):
         norm, prenorm, activation, dropout, norm_momentum, norm_epsilon,
             gelu_approximate: as in `SSMBlock`.
         pool: one downsampling factor per block (default: none).
+        frontend: None, or the `LogMelFrontend` arguments of a raw-audio
+            front end (with `input_dim=1`).
         step_scale: positive float, see above.
 
     Example:
@@ -93,6 +100,7 @@ class SSMBackbone(keras.Model):
         norm_momentum=0.95,
         norm_epsilon=1e-3,
         gelu_approximate=True,
+        frontend=None,
         **kwargs,
     ):
         if (vocab_size is None) == (input_dim is None):
@@ -104,6 +112,12 @@ class SSMBackbone(keras.Model):
         if isinstance(step_scale, bool) or not isinstance(step_scale, numbers.Real) or not step_scale > 0:
             raise ValueError(f"`step_scale` must be a positive number, got {step_scale!r}.")
         step_scale = float(step_scale)
+        if frontend is not None and (not isinstance(frontend, dict) or input_dim != 1):
+            raise ValueError(
+                "`frontend` takes a dict of `LogMelFrontend` arguments (e.g. {'sample_rate': 16000}) "
+                f"and mono audio (`input_dim=1`); got frontend={frontend!r}, input_dim={input_dim}."
+            )
+        frontend_layer = None if frontend is None else LogMelFrontend(**frontend, name="frontend")
         # === Layers === (attributes are set after the functional init: torch
         # modules cannot take sub-modules before it)
         if vocab_size is not None:
@@ -136,14 +150,18 @@ class SSMBackbone(keras.Model):
             features = keras.Input((None, input_dim), name="inputs")
             padding_mask = keras.Input((None,), dtype="bool", name="padding_mask", optional=True)
             inputs = [features, padding_mask]
-            x, mask_kwargs = encoder(features), {"mask": padding_mask}
+            if frontend_layer is None:
+                x, mask_kwargs = encoder(features), {"mask": padding_mask}
+            else:
+                frames, frame_mask = frontend_layer(features, mask=padding_mask)
+                x, mask_kwargs = encoder(frames), {"mask": frame_mask}
         for block, downsampler in zip(blocks, downsamplers):
             x = block(x, step_scale=step_scale, **mask_kwargs)
             if downsampler is not None:
                 x, mask = downsampler(x, **mask_kwargs)
                 mask_kwargs = {"mask": mask}
         super().__init__(inputs, x, **kwargs)
-        self.encoder, self.blocks = encoder, blocks
+        self.encoder, self.blocks, self.frontend_layer = encoder, blocks, frontend_layer
         self.downsamplers = [d for d in downsamplers if d is not None]
         self._pooled_blocks = tuple(i for i, p in enumerate(pool) if p > 1)  # the block each downsampler follows
         # === Config ===
@@ -162,6 +180,7 @@ class SSMBackbone(keras.Model):
         self.norm_momentum = norm_momentum
         self.norm_epsilon = norm_epsilon
         self.gelu_approximate = gelu_approximate
+        self.frontend = None if frontend is None else dict(frontend)
 
     # A continuous-input backbone takes `x` alone or `(x, mask)`.
     def _standardize(self, inputs):
@@ -176,9 +195,15 @@ class SSMBackbone(keras.Model):
         return super().call(self._standardize(inputs), training=training, mask=mask)
 
     @property
+    def factors(self):
+        """The downsampling factors from input steps to output steps, in order:
+        the front end's hop (if any), then `pool`."""
+        return ([] if self.frontend_layer is None else [self.frontend_layer.hop]) + list(self.pool)
+
+    @property
     def stride(self):
-        """Input steps per output step: the product of `pool`."""
-        stride = 1
+        """Input steps per output step: the front end's hop times the product of `pool`."""
+        stride = 1 if self.frontend_layer is None else self.frontend_layer.hop
         for p in self.pool:
             stride *= p
         return stride
@@ -186,10 +211,10 @@ class SSMBackbone(keras.Model):
     # -- streaming ---------------------------------------------------------
 
     def get_initial_state(self, batch_size, **kwargs):
-        """The streaming state: one per block, and the running sums of the
+        """The streaming state: one per block, the running sums of the
         downsampling frames (their phase is a Python int: a batch streams in
-        lockstep)."""
-        return {
+        lockstep), and the front end's last samples (with a front end)."""
+        state = {
             "blocks": [block.get_initial_state(batch_size, **kwargs) for block in self.blocks],
             "frames": [
                 {"sum": ops.zeros((batch_size, self.width)), "count": ops.zeros((batch_size, 1)), "phase": 0}
@@ -197,6 +222,9 @@ class SSMBackbone(keras.Model):
                 if p > 1
             ],
         }
+        if self.frontend_layer is not None:
+            state["frontend"] = self.frontend_layer.get_initial_state(batch_size)
+        return state
 
     def step(self, inputs_t, state, mask_t=None):
         """One input step: `(batch,)` token ids or `(batch, input_dim)` features.
@@ -205,8 +233,11 @@ class SSMBackbone(keras.Model):
         Returns `(outputs_t, valid_t, new_state)`: `(batch, width)` features and
         their `(batch,)` mask when this step completes an output frame (every
         step without `pool`), else `(None, None, new_state)`. Needs causal
-        (unidirectional) layers.
+        (unidirectional) layers and no front end (it streams by `chunk`).
         """
+        if self.frontend_layer is not None:
+            raise ValueError("A backbone with a `frontend` streams by chunks of whole hops: use `chunk` "
+                             "(or `keras_ssm.models.streaming.ClassifierStream`, any chunk size), not `step`.")
         x = self.encoder(inputs_t)
         if self.vocab_size is not None:
             valid = ops.not_equal(inputs_t, 0)
@@ -236,6 +267,10 @@ class SSMBackbone(keras.Model):
         if self.vocab_size is not None:
             valid = ops.not_equal(inputs, 0)
             mask = valid if mask is None else ops.logical_and(valid, mask)
+        new_state = {}
+        if self.frontend_layer is not None:
+            inputs, mask, new_state["frontend"] = self.frontend_layer.chunk(
+                inputs, state["frontend"], mask=mask, final=final)
         x = self.encoder(inputs)
         blocks = []
         for i, block in enumerate(self.blocks):
@@ -245,7 +280,7 @@ class SSMBackbone(keras.Model):
                 x, mask = self.downsamplers[self._pooled_blocks.index(i)](x, mask=mask)
         if mask is None:
             mask = ops.ones(ops.shape(x)[:2], "bool")
-        new_state = None if final else {"blocks": blocks, "frames": state["frames"]}
+        new_state = None if final else {"blocks": blocks, "frames": state["frames"], **new_state}
         return x, mask, new_state
 
     def finish(self, state):
@@ -304,6 +339,7 @@ class SSMBackbone(keras.Model):
             "norm_momentum": self.norm_momentum,
             "norm_epsilon": self.norm_epsilon,
             "gelu_approximate": self.gelu_approximate,
+            "frontend": self.frontend,
         }
 
     @classmethod

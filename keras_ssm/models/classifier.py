@@ -47,7 +47,7 @@ class SSMClassifier(SSMTask):
 
     def __init__(self, backbone, num_classes, pooling="mean", **kwargs):
         # === Layers ===
-        padding_mask = PaddingMask(backbone.pool, name="output_mask")
+        padding_mask = PaddingMask(backbone.factors, name="output_mask")
         pooling_layer = SequencePooling(pooling, name="pooling")
         # The last valid frame of a streamed chunk (built once, not per chunk).
         chunk_last = SequencePooling("last", name="chunk_last")
@@ -115,7 +115,7 @@ class SSMClassifier(SSMTask):
         features = ops.cast(features, "float32")
         total = state["sum"] + ops.sum(features * keep, axis=1)
         count = state["count"] + ops.sum(keep, axis=1)
-        if ops.shape(features)[1]:
+        if features.shape[1] != 0:  # None (a traced length) holds at least one frame
             last_in_chunk = self._chunk_last(features, mask=valid)
             last = ops.where(ops.any(valid, axis=1)[:, None], last_in_chunk, state["last"])
         else:

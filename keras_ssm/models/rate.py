@@ -5,6 +5,10 @@ system at another sampling rate is the same model with every step scaled
 by `trained_rate / new_rate` (the `step_scale` of the layers). A backbone
 keeps that factor in its config (`SSMBackbone(step_scale=...)`), so a
 re-targeted model saves and loads as such.
+
+A backbone with a log-mel `frontend` runs its SSMs at the frame rate, which
+is set in seconds: re-targeting sets the front end's `sample_rate` instead
+(its windows and filters follow, in samples), and the steps stay.
 """
 
 import copy
@@ -42,7 +46,8 @@ def step_scale_for_rate(trained_rate, sample_rate):
 def retarget_config(config, step_scale):
     """A copy of a serialized model config (`keras.saving.serialize_keras_object`,
     the `config.json` of a preset) whose backbones run with their steps
-    multiplied by `step_scale` (on top of any factor already there).
+    multiplied by `step_scale` (on top of any factor already there); a
+    backbone with a `frontend` takes input at `sample_rate / step_scale`.
 
     Raises a `ValueError` if the config holds no `SSMBackbone`.
 
@@ -60,7 +65,11 @@ def retarget_config(config, step_scale):
     if not found:
         raise ValueError("The model config holds no keras_ssm SSMBackbone: nothing to re-target.")
     for backbone in found:
-        backbone["step_scale"] = float(backbone.get("step_scale", 1.0)) * float(step_scale)
+        if backbone.get("frontend"):
+            frontend = backbone["frontend"]
+            frontend["sample_rate"] = float(frontend.get("sample_rate", 16000)) / float(step_scale)
+        else:
+            backbone["step_scale"] = float(backbone.get("step_scale", 1.0)) * float(step_scale)
     return config
 
 

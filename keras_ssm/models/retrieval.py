@@ -34,7 +34,7 @@ class SSMRetrievalClassifier(SSMTask):
             raise ValueError("`backbone` must take token ids (build it with `vocab_size`).")
         hidden = hidden or backbone.width
         # === Layers ===
-        padding_mask = PaddingMask(backbone.pool, name="output_mask")
+        padding_mask = PaddingMask(backbone.factors, name="output_mask")
         pooling = SequencePooling("mean", name="pooling")
         hidden_layer = keras.layers.Dense(hidden, activation="gelu", name="hidden")
         head = keras.layers.Dense(num_classes, name="logits")

@@ -25,7 +25,8 @@ decay per step) and the number of epochs:
 `optimizer.dt` the step's (`"ssm"`, `"global"`, `"global_decay"` = S5's
 `dt_global`); see `keras_ssm.training.optimizers.GROUPS`. The model's block
 settings `norm_momentum`, `norm_epsilon` and `gelu_approximate` are those of
-`SSMBlock`.
+`SSMBlock`; `model.frontend` (raw audio) holds the `LogMelFrontend` arguments
+of the backbone's front end.
 
 `train(recipe, out_dir)` keeps the best model by validation accuracy
 (`best.keras`), resumes an interrupted run (`keras.callbacks.BackupAndRestore`),
@@ -89,6 +90,7 @@ MODEL_FIELDS = {
     "norm_momentum": ((int, float), False, 0.95),
     "norm_epsilon": ((int, float), False, 1e-3),
     "gelu_approximate": (bool, False, True),
+    "frontend": (dict, False, None),
 }
 OPTIMIZER_FIELDS = {
     "lr": ((int, float), False, 1e-3),
@@ -250,6 +252,7 @@ def build_model(recipe, data):
         gelu_approximate=spec["gelu_approximate"],
         dropout=spec["dropout"],
         pool=spec["pool"],
+        frontend=spec["frontend"],
         **inputs,
     )
     if data.task == "retrieval":

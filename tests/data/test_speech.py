@@ -260,3 +260,65 @@ def test_unsupported_combinations_say_why(tmp_path):
         speech.load_speech_commands(tmp_path, classes=12, validation_folds=(8,), test_folds=(8,))
     with pytest.raises(ValueError, match="sample_rate"):
         speech.load_speech_commands(tmp_path, classes=12, sample_rate=0)
+
+
+def test_sc12_npz_augmentation_touches_the_training_split_only(tmp_path):
+    audio, labels, folds = _write_npz_parts(tmp_path)
+    options = dict(classes=12, batch_size=64, shuffle=False, time_shift=0.1, gain_db=6.0, speed_change=0.1,
+                   noise_probability=1.0, noise_volume=0.1, band_limit_rate=8000)
+    plain = speech.load_speech_commands(tmp_path, classes=12, batch_size=64, shuffle=False)
+    data = speech.load_speech_commands(tmp_path, **options)
+    assert data.info["augmentation"]["speed_change"] == 0.1
+    (x, y), (x0, y0) = batches(data.train)[0], batches(plain.train)[0]
+    np.testing.assert_array_equal(y, y0)
+    assert x.shape == x0.shape and np.abs(x).max() <= 1.0
+    assert not np.allclose(x, x0, atol=1e-3)
+    second = batches(data.train)[0][0]
+    assert not np.allclose(second, x, atol=1e-3)  # drawn anew each epoch
+    for split in ("validation", "test"):
+        np.testing.assert_array_equal(batches(data[split])[0][0], batches(plain[split])[0][0])
+
+
+def test_augmentations_with_nothing_to_do_are_the_identity():
+    import tensorflow as tf
+
+    from keras_ssm.data import augment
+
+    clip = tf.constant(np.random.default_rng(0).uniform(-0.5, 0.5, 1000).astype("float32"))
+    np.testing.assert_allclose(augment.random_speed(clip, 0.0).numpy(), clip.numpy(), atol=1e-7)
+    np.testing.assert_array_equal(augment.random_shift(clip, 0).numpy(), clip.numpy())
+    np.testing.assert_allclose(augment.random_gain(clip, 0.0).numpy(), clip.numpy(), rtol=1e-6)
+    noise = tf.ones([3, 1000])
+    np.testing.assert_array_equal(augment.mix_noise(clip, noise, 0.0, 0.5).numpy(), clip.numpy())
+    shifted = augment.random_shift(clip, 50).numpy()
+    offsets = [k for k in range(-50, 51) if np.array_equal(np.roll(clip.numpy(), k)[50:-50], shifted[50:-50])]
+    assert len(offsets) == 1  # a plain shift by one offset
+    faster = augment.random_speed(tf.range(1000, dtype=tf.float32), 0.2).numpy()
+    steps = np.diff(faster[faster > 0][:500])
+    assert 0.8 - 1e-4 <= steps.mean() <= 1.2 + 1e-4 and np.allclose(steps, steps[0], atol=1e-3)
+
+
+def test_augmentation_refusals(tmp_path):
+    _write_npz_parts(tmp_path)
+    with pytest.raises(ValueError, match="speed_change"):
+        speech.load_speech_commands(tmp_path, classes=12, speed_change=1.5)
+    with pytest.raises(ValueError, match="noise_probability"):
+        speech.load_speech_commands(tmp_path, classes=12, noise_probability=2)
+    with pytest.raises(ValueError, match="band_limit_rate"):
+        speech.load_speech_commands(tmp_path, classes=12, band_limit_rate=16000)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    _write_archive(archive)
+    with pytest.raises(ValueError, match="built for the npz layout"):
+        speech.load_speech_commands(archive, classes=35, gain_db=3.0)
+
+
+def test_a_folder_with_the_test_fold_only(tmp_path):
+    audio, labels, folds = _write_npz_parts(tmp_path)
+    keep = folds == 8
+    for part in range(3):
+        (tmp_path / f"part{part}.npz").unlink()
+    np.savez(tmp_path / "part0.npz", audio=audio[keep], labels=labels[keep], fold=folds[keep],
+             label_names=np.asarray(speech.SC12_LABELS), sample_rate=np.int64(16000))
+    data = speech.load_speech_commands(tmp_path, classes=12)
+    assert data.train is None and data.validation is None and data.num_examples["test"] == int(keep.sum())
