@@ -22,6 +22,17 @@ def _metric_key(metadata, rate):
     return METRIC if rate is None or rate == own else f"{METRIC}_{rate}hz"
 
 
+def _stated(metadata, rate, examples):
+    """The metadata's test accuracy for `rate` on a test split of `examples`
+    clips: the main figure, or that of a listed subset (`metrics.subsets`, e.g.
+    the bundled copy of part of the test split); None if neither has that size."""
+    key = _metric_key(metadata, rate)
+    for block in [metadata["metrics"], *metadata["metrics"].get("subsets", [])]:
+        if block.get("examples", examples) == examples:
+            return block.get(key)
+    return None
+
+
 def _layer(metadata):
     return metadata.get("architecture", {}).get("layer", "?")
 
@@ -78,7 +89,7 @@ def evaluate_command(args):
                     raise
                 skipped.append(name)  # --all: a preset of another task's data
                 break
-            stated = meta["metrics"].get(_metric_key(meta, rate)) if args.split == "test" else None
+            stated = _stated(meta, rate, result["examples"]) if args.split == "test" else None
             same = "-" if stated is None else ("yes" if abs(stated - result["accuracy"]) < 1e-6 else "NO")
             mismatches += same == "NO"
             rows.append((

@@ -23,6 +23,19 @@ METADATA = {
 }
 
 
+KEYWORD_METADATA = {
+    "task": "keyword-spotting",
+    "labels": ["_silence_", "yes", "no"],
+    "input": {"shape": [None, 1], "dtype": "float32", "sample_rate": 16000},
+    "data": {"name": "none", "task": "sc12"},
+    "architecture": {"layer": "s5"},
+    "detection": {"window_seconds": 1.0, "hop_seconds": 0.1, "refractory_seconds": 1.0, "threshold": 0.99,
+                  "background": ["_silence_"]},
+    "metrics": {},
+    "evaluate": "python -m keras_ssm zoo evaluate tiny_kws --data DIR",
+}
+
+
 @pytest.fixture(scope="module")
 def presets(tmp_path_factory):
     """A bundled root with one untrained, causal, pooled S5 preset whose
@@ -38,6 +51,9 @@ def presets(tmp_path_factory):
         "accuracy_4000hz": evaluate_preset(folder, data_dir, sample_rate=4000, verbose=0)["accuracy"],
     }
     zoo.save_preset(model, folder, {**METADATA, "metrics": metrics})
+    keyword = SSMClassifier(SSMBackbone("s5", depth=1, width=8, input_dim=1, frontend={"sample_rate": 16000},
+                                        layer_kwargs={"state_dim": 4}), num_classes=3)
+    zoo.save_preset(keyword, root / "tiny_kws", KEYWORD_METADATA)
     return root, data_dir, model
 
 
@@ -55,9 +71,10 @@ def run(capsys, *argv):
 def test_list_and_describe(bundled, capsys):
     code, out = run(capsys, "zoo", "list")
     assert code == 0
-    header, rule, row = out.strip().splitlines()
+    header, rule, *rows = out.strip().splitlines()
     assert header.split() == ["name", "task", "layer", "params", "accuracy", "data"]
-    assert row.split()[:3] == ["tiny_s5", "audio-classification", "s5"]
+    assert [row.split()[:3] for row in rows] == [["tiny_kws", "keyword-spotting", "s5"],
+                                                 ["tiny_s5", "audio-classification", "s5"]]
     code, out = run(capsys, "zoo", "describe", "tiny_s5")
     assert code == 0 and json.loads(out)["data"]["task"] == "fsdd"
 
@@ -69,6 +86,8 @@ def test_evaluate_reproduces_the_metadata_and_flags_a_mismatch(bundled, capsys, 
     assert code == 0, out
     rows = [line.split() for line in out.strip().splitlines()[2:]]
     assert [r[2] for r in rows] == ["8000", "4000"] and all(r[-1] == "yes" for r in rows)
+    code, out = run(capsys, "zoo", "evaluate", "--all", "--data", data_dir, "--verbose", "0")
+    assert code == 0 and "not evaluated: tiny_kws" in out  # --all: the presets whose data DIR holds
     wrong = zoo.save_preset(model, tmp_path / "wrong", {**METADATA, "metrics": {"accuracy": 1.5}})
     code, out = run(capsys, "zoo", "evaluate", str(wrong), "--data", data_dir, "--verbose", "0")
     assert code == 1 and out.strip().splitlines()[-1].split()[-1] == "NO"
@@ -100,3 +119,16 @@ def test_stream_at_another_rate_runs_zero_shot_and_bad_input_is_refused(bundled,
     with pytest.raises(SystemExit):
         cli.main(["zoo", "evaluate", "tiny_s55", "--data", "."])
     assert "tiny_s5" in capsys.readouterr().err  # the close match
+
+
+def test_stream_of_a_keyword_preset_prints_each_detection(bundled, capsys, tmp_path):
+    samples = (np.random.default_rng(0).uniform(-0.5, 0.5, 3 * 16000) * 32767).astype("int16")
+    write_wav(tmp_path / "stream.wav", samples, rate=16000)
+    code, out = run(capsys, "zoo", "stream", "tiny_kws", "--wav", str(tmp_path / "stream.wav"), "--threshold", "0")
+    assert code == 0, out
+    lines = out.strip().splitlines()
+    assert "scored every 100 ms, threshold 0" in lines[0]
+    assert [line.split()[0] for line in lines[1:-1]] == ["1.00", "2.00", "3.00"]  # one per refractory second
+    assert lines[-1].startswith("3 keyword(s) detected; real-time factor")
+    code, out = run(capsys, "zoo", "stream", "tiny_kws", "--wav", str(tmp_path / "stream.wav"))
+    assert code == 0 and "threshold 0.99" in out

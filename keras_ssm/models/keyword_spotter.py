@@ -15,6 +15,43 @@ def _restart(x, x0, keep):
     return ops.where(ops.reshape(keep, (-1,) + (1,) * (len(x.shape) - 1)), x, x0)
 
 
+class _Trigger:
+    """The detection rule: a keyword (a label outside `background`) whose
+    probability reaches `threshold`, at most one per `refractory_seconds`."""
+
+    def __init__(self, labels, threshold, background, refractory_seconds):
+        self.labels, self.threshold, self.refractory = list(labels), threshold, refractory_seconds
+        self.keywords = np.array([label not in background for label in self.labels])
+        self.last = -np.inf
+
+    def __call__(self, at, p):
+        best = int(np.argmax(np.where(self.keywords, p, -1.0)))
+        if p[best] >= self.threshold and at - self.last >= self.refractory:
+            self.last = at
+            return at, self.labels[best], float(p[best])
+        return None
+
+
+def detect(scores, labels, threshold, background=("_silence_", "_unknown_"), refractory_seconds=1.0):
+    """The detections that `KeywordSpotter` reports for a sequence of window
+    scores (to try thresholds on one pass of the model).
+
+    Args:
+        scores: `(time, probabilities)` pairs in time order (`KeywordSpotter.scores`).
+        labels, threshold, background, refractory_seconds: as in `KeywordSpotter`.
+
+    Returns:
+        `[(time, label, probability)]`.
+
+    >>> import numpy as np
+    >>> scores = [(1.0, np.array([0.1, 0.9])), (1.1, np.array([0.2, 0.8])), (2.5, np.array([0.7, 0.3]))]
+    >>> detect(scores, ["_silence_", "yes"], threshold=0.5)
+    [(1.0, 'yes', 0.9)]
+    """
+    trigger = _Trigger(labels, threshold, background, refractory_seconds)
+    return [d for d in (trigger(at, p) for at, p in scores) if d is not None]
+
+
 class KeywordSpotter:
     """Detects keywords in a stream with a classifier trained on clips of
     `window_seconds` (a causal `SSMClassifier`, e.g. `speech_commands12_s5`).
@@ -71,8 +108,7 @@ class KeywordSpotter:
         if len(labels) != model.num_classes:
             raise ValueError(f"`labels` names {len(labels)} classes; the model has {model.num_classes}.")
         self.model, self.labels, self.sample_rate = model, list(labels), sample_rate
-        self.threshold, self.refractory = threshold, refractory_seconds
-        self.keywords = np.array([label not in background for label in self.labels])
+        self._trigger = _Trigger(labels, threshold, background, refractory_seconds)
         self.streams = self.window // self.hop
         state = model.get_initial_state(self.streams)
         self._frames = state["backbone"]["frames"]
@@ -81,7 +117,6 @@ class KeywordSpotter:
         self._step = _compile(self._advance)
         self._hops = 0  # hops heard so far
         self._pending = np.zeros(0, np.float32)
-        self._last = -np.inf
         self.scores, self.seconds = [], 0.0
 
     def _advance(self, chunk, arrays, keep):
@@ -113,9 +148,8 @@ class KeywordSpotter:
             p = ops.convert_to_numpy(probabilities)[self._hops % self.streams]
             at = self._hops * self.hop / self.sample_rate
             self.scores.append((at, p))
-            best = int(np.argmax(np.where(self.keywords, p, -1.0)))
-            if p[best] >= self.threshold and at - self._last >= self.refractory:
-                detections.append((at, self.labels[best], float(p[best])))
-                self._last = at
+            found = self._trigger(at, p)
+            if found is not None:
+                detections.append(found)
         self.seconds += time.perf_counter() - start
         return detections

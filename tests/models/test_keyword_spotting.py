@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from keras_ssm.models import SSMBackbone, SSMClassifier
-from keras_ssm.models.keyword_spotter import KeywordSpotter
+from keras_ssm.models.keyword_spotter import KeywordSpotter, detect
 from keras_ssm.models.rate import retarget
 from keras_ssm.models.streaming import ClassifierStream
 from tests.layer_test_case import check_other_backends, numpy
@@ -63,6 +63,9 @@ def test_spotter_scores_each_window_as_a_clip(model, audio):
         np.testing.assert_allclose(probabilities, clip, atol=1e-5)
     assert [d[0] for d in detections] == [s[0] for s in spotter.scores]  # threshold 0: every window
     assert all(label != "_silence_" for _, label, _ in detections)
+    assert detect(spotter.scores, spotter.labels, 0.0, refractory_seconds=0.0) == detections
+    spaced = detect(spotter.scores, spotter.labels, 0.0, refractory_seconds=0.1)
+    assert np.all(np.diff([d[0] for d in spaced]) >= 0.1 - 1e-9) and len(spaced) < len(detections)
 
 
 def test_refusals(model, audio):

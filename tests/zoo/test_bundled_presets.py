@@ -17,14 +17,15 @@ PRESETS = zoo.list_presets()
 PINNED = read_pinned()
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FSDD_TEST = os.path.join(ROOT, "examples", "data", "fsdd_test")
+SC_TEST = os.path.join(ROOT, "examples", "data", "speech_commands12_test")
 
 
 def numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
-def test_the_zoo_has_the_fsdd_presets():
-    assert {"fsdd_s4d", "fsdd_dss", "fsdd_s5"} <= set(PRESETS)
+def test_the_zoo_has_the_fsdd_and_keyword_presets():
+    assert {"fsdd_s4d", "fsdd_dss", "fsdd_s5", "speech_commands12_s5"} <= set(PRESETS)
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -32,7 +33,8 @@ def test_metadata_names_data_split_command_and_files(name):
     metadata = zoo.describe(name)
     assert {"name", "source", "license", "split"} <= set(metadata["data"])
     assert metadata["evaluate"].startswith(f"python -m keras_ssm zoo evaluate {name} ")
-    assert {"accuracy", "accuracy_4000hz", "accuracy_16000hz"} <= set(metadata["metrics"])
+    half = metadata["input"]["sample_rate"] // 2
+    assert {"accuracy", f"accuracy_{half}hz"} <= set(metadata["metrics"])
     assert {"README.md", "config.json", "model.weights.h5", "learning_curve.png"} <= set(metadata["files"])
     folder = zoo.preset_path(name)
     size = sum(os.path.getsize(folder / f) for f in os.listdir(folder))
@@ -61,14 +63,17 @@ def test_padded_batch_streaming_and_rates(name):
     alone = numpy(model(x[1:, :700]))
     tolerance = {"rtol": 1e-5, "atol": 1e-5 * np.abs(alone).max()}  # float32 round-off on logits of ~10
     np.testing.assert_allclose(numpy(model((x, mask)))[1:], alone, **tolerance)
-    # Streamed chunk by chunk (compiled), the clip gives the full pass's logits.
-    stream = ClassifierStream(model, chunk_size=model.backbone.stride * 8)
-    whole = 700 // stream.chunk_size * stream.chunk_size
-    for start in range(0, whole, stream.chunk_size):
-        stream(x[1:, start : start + stream.chunk_size])
-    np.testing.assert_allclose(stream.finish(x[1:, whole:700]), alone, **tolerance)
-    # sample_rate=4000 is the model with its steps scaled by 8000 / 4000.
-    assert zoo.load(name, sample_rate=4000).backbone.step_scale == step_scale_for_rate(8000, 4000)
+    # Streamed by chunks of 100 samples (no multiple of any preset's stride), the clip gives the full pass's logits.
+    stream = ClassifierStream(model, chunk_size=100)
+    for start in range(0, 700, 100):
+        stream(x[1:, start : start + 100])
+    np.testing.assert_allclose(stream.finish(), alone, **tolerance)
+    rate = metadata["input"]["sample_rate"]
+    half = zoo.load(name, sample_rate=rate // 2).backbone
+    if half.frontend is None:  # half the rate: steps x 2; a front end takes the new rate itself
+        assert half.step_scale == step_scale_for_rate(rate, rate // 2)
+    else:
+        assert half.frontend["sample_rate"] == rate // 2 and half.step_scale == 1.0
 
 
 # At the trained rate on every backend; zero-shot on one (the pinned half-rate
@@ -84,3 +89,16 @@ def test_evaluate_reproduces_the_metadata_accuracy(name, rate):
     result = evaluate_preset(name, FSDD_TEST, sample_rate=rate, verbose=0)
     assert result["examples"] == 300
     assert result["accuracy"] == pytest.approx(metadata["metrics"][key], abs=1e-6)
+
+
+@pytest.mark.parametrize("rate", [16000, 8000] if keras.backend.backend() == "jax" else [16000])
+@pytest.mark.parametrize("name", [p for p in PRESETS if p.startswith("speech_commands12_")])
+def test_keyword_presets_reproduce_their_bundled_subset_accuracy(name, rate):
+    metadata = zoo.describe(name)
+    subset = metadata["metrics"]["subsets"][0]
+    assert subset["data"] == "examples/data/speech_commands12_test" and metadata["metrics"]["examples"] == 441
+    key = "accuracy" if rate == 16000 else "accuracy_8000hz"
+    result = evaluate_preset(name, SC_TEST, sample_rate=rate, verbose=0)
+    assert result["examples"] == 120
+    assert result["accuracy"] == pytest.approx(subset[key], abs=1e-6)
+    assert metadata["detection"]["window_seconds"] == 1.0 and metadata["task"] == "keyword-spotting"
