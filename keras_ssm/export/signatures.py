@@ -9,7 +9,8 @@ lengths, with named inputs and a dict of named outputs:
 - streaming (causal `SSMClassifier`s): `inputs` `(batch, chunk, features)` and
   the state → `logits` of everything streamed so far and `next_<state>` for
   each state tensor: `block_<i>` (block i's SSM state, real and imaginary
-  parts on the last axis), `pool_sum`, `pool_count`, `pool_last` (the
+  parts on the last axis), `frontend` (a log-mel front end's last samples, if
+  any), `pool_sum`, `pool_count`, `pool_last` (the
   running pooling). A runtime starts from zeros and feeds each `next_` back.
 """
 
@@ -133,12 +134,15 @@ def sequence_signature(model, length, mask=None, batch_size=None):
 def _state_leaves(state):
     """`[(name, tensor)]` of a classifier's chunk state (frame phases are 0)."""
     leaves = [(f"block_{i}", s) for i, s in enumerate(state["backbone"]["blocks"])]
+    if "frontend" in state["backbone"]:  # the last samples of a log-mel front end
+        leaves.append(("frontend", state["backbone"]["frontend"]))
     return leaves + [("pool_sum", state["sum"]), ("pool_count", state["count"]), ("pool_last", state["last"])]
 
 
 def streaming_signature(model, chunk_size, batch_size=1):
     """The streaming form of a causal `SSMClassifier`: one chunk of
-    `chunk_size` samples (a multiple of the backbone's stride) and the state in,
+    `chunk_size` samples (a multiple of the backbone's stride: its front end's
+    hop times its pooling) and the state in,
     the logits so far and the next state out."""
     if not _is_classifier(model):
         raise ValueError(
@@ -152,7 +156,7 @@ def streaming_signature(model, chunk_size, batch_size=1):
     if chunk_size % backbone.stride:
         raise ValueError(
             f"`chunk_size` ({chunk_size}) must be a multiple of the model's stride ({backbone.stride}, "
-            f"the product of its `pool`), e.g. {backbone.stride * max(1, round(chunk_size / backbone.stride))}."
+            f"its front end's hop times its `pool`), e.g. {backbone.stride * max(1, round(chunk_size / backbone.stride))}."
         )
     features = _continuous(model)
     with real_arithmetic(model):
@@ -167,10 +171,14 @@ def streaming_signature(model, chunk_size, batch_size=1):
     inputs += [(name, shape, "float32") for name, shape in state]
     tf = _tf()
 
+    names, depth = [name for name, _ in state], len(template["backbone"]["blocks"])
+
     def run(x, *values):
-        blocks = list(values[: len(values) - 3])
-        total, count, last = values[len(values) - 3 :]
-        full = {"backbone": {"blocks": blocks, "frames": frames}, "sum": total, "count": count, "last": last}
+        named = dict(zip(names, values))
+        inner = {"blocks": [named[f"block_{i}"] for i in range(depth)], "frames": frames}
+        if "frontend" in named:
+            inner["frontend"] = named["frontend"]
+        full = {"backbone": inner, "sum": named["pool_sum"], "count": named["pool_count"], "last": named["pool_last"]}
         with real_arithmetic(model):
             logits, new_state = model.chunk(x, full)
         return {"logits": logits, **{f"next_{name}": value for name, value in _state_leaves(new_state)}}

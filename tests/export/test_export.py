@@ -84,6 +84,23 @@ def test_streaming_form_equals_the_full_pass(tmp_path, layer, format):
 
 
 @needs_tf
+@pytest.mark.parametrize("format", ["onnx", "litert"])
+def test_a_log_mel_front_end_exports_and_streams(tmp_path, format):
+    keras.utils.set_random_seed(2)
+    backbone = SSMBackbone("s5", depth=1, width=8, input_dim=1, frontend={"sample_rate": 16000},
+                           layer_kwargs={"state_dim": 4})
+    model = SSMClassifier(backbone, num_classes=3)
+    path = out(tmp_path, "frontend", format)
+    description = export.export_model(model, path, format=format, length=1600)
+    assert export.verify(model, path, description) <= 1e-4
+    path = out(tmp_path, "frontend_stream", format)
+    description = export.export_model(model, path, format=format, streaming=True, chunk_size=320)
+    assert [s["name"] for s in description["state"]][:2] == ["block_0", "frontend"]
+    assert description["state"][1]["shape"] == [1, 240, 1]  # the 25 ms window reaches 15 ms back
+    assert export.verify(model, path, description, chunks=4) <= 1e-4
+
+
+@needs_tf
 def test_token_and_sequential_models(tmp_path):
     keras.utils.set_random_seed(1)
     tokens = SSMClassifier(SSMBackbone("s5", depth=1, width=8, vocab_size=12, layer_kwargs={"state_dim": 4}), 2)
