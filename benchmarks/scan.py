@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from benchmarks.layers import cpu_snapshot, other_cores, wait_for_quiet
+from benchmarks.harness import cpu_snapshot, other_cores, wait_for_quiet
 from keras_ssm import ops as ssm_ops
 from keras_ssm.ops import chunked, reference
 
