@@ -208,6 +208,23 @@ class SSMBackbone(keras.Model):
             stride *= p
         return stride
 
+    def get_layout_map(self, device_mesh):
+        """The `keras.distribution.LayoutMap` of this backbone on `device_mesh`
+        (keras-hub's `Backbone.get_layout_map`): B and C of its SSM layers and
+        its blocks' MLPs split along the mesh's `"model"` axis, the rest
+        replicated (`keras_ssm.training.distribution.layout_map`, which also
+        lays out a config before any model is built).
+
+        >>> import keras
+        >>> mesh = keras.distribution.DeviceMesh((1, 2), ["batch", "model"], ["cpu:0", "cpu:1"])
+        >>> backbone = SSMBackbone("s5", depth=1, width=8, input_dim=1, layer_kwargs={"state_dim": 8})
+        >>> backbone.get_layout_map(mesh)["block_0/s5_layer/B_re"].axes
+        ('model', None)
+        """
+        from keras_ssm.training.distribution import layout_map
+
+        return layout_map(self, device_mesh)
+
     # -- streaming ---------------------------------------------------------
 
     def get_initial_state(self, batch_size, **kwargs):

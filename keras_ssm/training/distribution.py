@@ -14,7 +14,8 @@ says how keras_ssm models should be sharded:
   `keras.distribution.ModelParallel` on a `DeviceMesh` of that shape with
   axes `("batch", "model")` (`batch * model` must be the number of
   devices): batches split along `"batch"`, and the variables named by
-  `layout_map` split along `"model"`.
+  `layout_map` split along `"model"` (for a built backbone, its own
+  `SSMBackbone.get_layout_map(mesh)`, as keras-hub's backbones have).
 
 What `layout_map` shards along `"model"`, per block (everything else — the
 small per-mode / per-feature vectors Λ, Δ, D, norms, the encoder and the
