@@ -13,6 +13,13 @@ def check_choice(name, value, allowed):
         raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
 
 
+def check_non_negative_int(name, value):
+    """Raises a ValueError naming `name` unless `value` is an integer >= 0
+    (Python or numpy; not a bool)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}.")
+
+
 def check_positive_int(name, value, allow_none=False):
     """Raises a ValueError naming `name` unless `value` is a positive integer
     (Python or numpy; not a bool), or None when `allow_none`."""

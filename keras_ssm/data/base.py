@@ -12,7 +12,11 @@ import os
 
 import numpy as np
 
-from keras_ssm.validation import check_choice, check_positive_int  # noqa: F401 (the loaders import them from here)
+from keras_ssm.validation import (  # noqa: F401 (the loaders import them from here)
+    check_choice,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 
 @dataclasses.dataclass
@@ -99,6 +103,16 @@ def check_data_dir(task, data_dir, expected, where):
     return path
 
 
+def split_files(task, data_dir, names, expected, where):
+    """`{key: path}` of the files `names` (`{key: file name}`) in `data_dir`;
+    raises `missing_data` listing those that are not there."""
+    files = {key: os.path.join(data_dir, name) for key, name in names.items()}
+    missing = [p for p in files.values() if not os.path.isfile(p)]
+    if missing:
+        raise missing_data(task, data_dir, expected, where + f"\nMissing: {missing}")
+    return files
+
+
 def check_fraction(name, value, allow_none=False):
     if value is None and allow_none:
         return
@@ -147,6 +161,18 @@ def find_tfds_dir(data_dir, name):
         return tuple(int(p) if p.isdigit() else -1 for p in parts), path
 
     return max(found, key=version_key) if found else None
+
+
+def tfds_or_npz_layout(data_dir, name):
+    """`("tfds", folder)` when `data_dir` holds a prepared TFDS `name` (see
+    `find_tfds_dir`), else `("npz", data_dir)` when it holds `train.npz` and
+    `test.npz`, else `(None, None)`."""
+    tfds_dir = find_tfds_dir(data_dir, name)
+    if tfds_dir:
+        return "tfds", tfds_dir
+    if all(os.path.isfile(os.path.join(data_dir, f"{s}.npz")) for s in ("train", "test")):
+        return "npz", data_dir
+    return None, None
 
 
 def concatenated_records(npz, key):

@@ -155,3 +155,55 @@ def ragged(sequences, dtype):
     lengths = np.fromiter((len(s) for s in sequences), np.int64, len(sequences))
     values = np.concatenate(sequences).astype(dtype) if len(sequences) else np.zeros(0, dtype)
     return tf.RaggedTensor.from_row_lengths(values, lengths), lengths
+
+
+def sequence_datasets(parts, inputs_fn, *, dtype, shuffle, **options):
+    """One `make_dataset` per split of variable-length examples, each split
+    held as ragged rows.
+
+    Args:
+        parts: `(split, (sequences, labels))` pairs, `sequences` a list of
+            1-D numpy arrays (a tuple of such lists for examples of several
+            inputs) and `labels` an int32 array; `(split, None)` is a split
+            without examples (its dataset is None). A generator is read one
+            split at a time, so a split's raw data can go once it is stored.
+        inputs_fn: `(rows, i) -> inputs` of example `i` (a scalar int64
+            tensor), `rows` the split's `tf.RaggedTensor` (a tuple of them).
+        dtype: numpy dtype the rows are stored in.
+        shuffle: reshuffle the `"train"` split every epoch (the others keep
+            their order).
+        **options: the other arguments of `make_dataset`; an example's length
+            is that of its longest input.
+
+    Returns:
+        `(datasets, sizes)`: `{split: dataset}` and `{split: count}`.
+
+    >>> import numpy as np
+    >>> parts = {"train": ([np.array([5, 6]), np.array([7])], np.array([0, 1], np.int32))}
+    >>> datasets, sizes = sequence_datasets(parts.items(), lambda rows, i: rows[i], dtype=np.int32,
+    ...                                     shuffle=False, batch_size=2)
+    >>> [x.numpy().tolist() for x, y in datasets["train"]], sizes
+    ([[[5, 6], [7, 0]]], {'train': 2})
+    """
+    datasets, sizes = {}, {}
+    for split, part in parts:
+        if part is None:
+            datasets[split], sizes[split] = None, 0
+            continue
+        sequences, labels = part
+        if isinstance(sequences, tuple):
+            stored = [ragged(s, dtype) for s in sequences]
+            rows = tuple(r for r, _ in stored)
+            lengths = np.maximum.reduce([n for _, n in stored])
+        else:
+            rows, lengths = ragged(sequences, dtype)
+        labels_t = tf.constant(labels)
+
+        def element(i, rows=rows, labels_t=labels_t):
+            return inputs_fn(rows, i), labels_t[i]
+
+        datasets[split] = make_dataset(
+            len(labels), element, lengths=lengths, shuffle=shuffle and split == "train", **options
+        )
+        sizes[split] = len(labels)
+    return datasets, sizes

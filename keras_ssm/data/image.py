@@ -36,7 +36,6 @@ keras_ssm loads no pickle. Use the binary version of the same archive.
 """
 
 import io
-import numbers
 import os
 
 import numpy as np
@@ -47,11 +46,12 @@ from keras_ssm.data.base import (
     check_choice,
     check_data_dir,
     check_fraction,
+    check_non_negative_int,
     check_positive_int,
-    find_tfds_dir,
     holdout_split,
     missing_data,
     read_tfds,
+    tfds_or_npz_layout,
 )
 
 LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -117,12 +117,7 @@ def detect_layout(data_dir):
         names = [n + ".bin" for n in _TRAIN_FILES] + ["test_batch.bin"]
         if all(os.path.isfile(os.path.join(root, n)) for n in names):
             return "binary", root
-    tfds_dir = find_tfds_dir(data_dir, "cifar10")
-    if tfds_dir:
-        return "tfds", tfds_dir
-    if all(os.path.isfile(os.path.join(data_dir, f"{s}.npz")) for s in ("train", "test")):
-        return "npz", data_dir
-    return None, None
+    return tfds_or_npz_layout(data_dir, "cifar10")
 
 
 def to_grayscale(images):
@@ -208,8 +203,7 @@ def load_image(
     check_choice("scale", scale, SCALES)
     check_positive_int("batch_size", batch_size)
     check_fraction("validation_fraction", validation_fraction)
-    if not isinstance(split_seed, numbers.Integral) or isinstance(split_seed, bool) or split_seed < 0:
-        raise ValueError(f"`split_seed` must be a non-negative integer, got {split_seed!r}.")
+    check_non_negative_int("split_seed", split_seed)
     if scale == "tokens" and not grayscale:
         raise ValueError("`scale='tokens'` needs `grayscale=True` (one token per pixel).")
     layout, root = detect_layout(data_dir)

@@ -12,16 +12,9 @@ The datasets yield `((doc1, doc2), labels)`, two padded int32 arrays
 document), for a two-tower model.
 """
 
-import os
-
 import numpy as np
 
-from keras_ssm.data.base import (
-    TaskData,
-    check_data_dir,
-    check_positive_int,
-    missing_data,
-)
+from keras_ssm.data.base import TaskData, check_data_dir, check_positive_int, split_files
 
 LABELS = ("unrelated", "related")
 VOCAB_SIZE = 257
@@ -91,34 +84,31 @@ def load_retrieval(
     """
     import tensorflow as tf
 
-    from keras_ssm.data.batching import make_dataset, max_pair_length, ragged
+    from keras_ssm.data.batching import max_pair_length, sequence_datasets
 
     data_dir = check_data_dir("retrieval", data_dir, EXPECTED_LAYOUT, WHERE)
     check_positive_int("batch_size", batch_size)
     check_positive_int("max_length", max_length)
-    files = {s: os.path.join(data_dir, f"{prefix}.{s}.tsv") for s in ("train", "eval", "test")}
-    missing = [p for p in files.values() if not os.path.isfile(p)]
-    if missing:
-        raise missing_data("retrieval", data_dir, EXPECTED_LAYOUT, WHERE + f"\nMissing: {missing}")
+    files = split_files(
+        "retrieval", data_dir, {s: f"{prefix}.{s}.tsv" for s in ("train", "eval", "test")},
+        EXPECTED_LAYOUT, WHERE,
+    )
 
-    datasets, sizes = {}, {}
-    for split, name in (("train", "train"), ("validation", "eval"), ("test", "test")):
-        texts1, texts2, labels = read_pairs(files[name])
-        rows1, len1 = ragged([np.frombuffer(t[:max_length], np.uint8) for t in texts1], np.uint8)
-        rows2, len2 = ragged([np.frombuffer(t[:max_length], np.uint8) for t in texts2], np.uint8)
-        labels_t = tf.constant(labels)
+    def truncated():  # one split's full texts at a time
+        for split, name in (("train", "train"), ("validation", "eval"), ("test", "test")):
+            texts1, texts2, labels = read_pairs(files[name])
+            docs = tuple([np.frombuffer(t[:max_length], np.uint8) for t in ts] for ts in (texts1, texts2))
+            yield split, (docs, labels)
 
-        def element(i, rows1=rows1, rows2=rows2, labels_t=labels_t):
-            doc1 = tf.cast(rows1[i], tf.int32) + 1
-            doc2 = tf.cast(rows2[i], tf.int32) + 1
-            return (doc1, doc2), labels_t[i]
+    def documents(rows, i):
+        rows1, rows2 = rows
+        return tf.cast(rows1[i], tf.int32) + 1, tf.cast(rows2[i], tf.int32) + 1
 
-        datasets[split] = make_dataset(
-            len(labels), element, batch_size=batch_size, lengths=np.maximum(len1, len2),
-            max_length=max_length, shuffle=shuffle and split == "train", seed=seed,
-            bucket=bucket, drop_remainder=drop_remainder, length_fn=max_pair_length,
-        )
-        sizes[split] = len(labels)
+    datasets, sizes = sequence_datasets(
+        truncated(), documents, dtype=np.uint8, shuffle=shuffle, batch_size=batch_size,
+        max_length=max_length, seed=seed, bucket=bucket, drop_remainder=drop_remainder,
+        length_fn=max_pair_length,
+    )
     return TaskData(
         task="retrieval",
         **datasets,

@@ -544,7 +544,7 @@ def load_spoken_digits(
     import tensorflow as tf
 
     from keras_ssm.data.augment import band_limit
-    from keras_ssm.data.batching import make_dataset, ragged
+    from keras_ssm.data.batching import sequence_datasets
 
     data_dir = check_data_dir("fsdd", data_dir, FSDD_LAYOUT, FSDD_WHERE)
     _check_rate(sample_rate)
@@ -574,32 +574,33 @@ def load_spoken_digits(
         "validation": np.isin(index, list(validation_indices)),
         "test": np.isin(index, list(test_indices)),
     }
-    datasets, sizes = {}, {}
-    for split, mask in splits.items():
-        chosen = np.flatnonzero(mask)
-        if not len(chosen):  # a test-only folder
-            datasets[split], sizes[split] = None, 0
-            continue
-        rows, lengths = ragged([clips[i] for i in chosen], np.float32)
-        y_t = tf.constant(labels[chosen])
+
+    def chosen_clips():
+        for split, mask in splits.items():
+            chosen = np.flatnonzero(mask)
+            if not len(chosen):  # a test-only folder
+                yield split, None
+                continue
+            audio = [clips[i] for i in chosen]
+            if split == "train" and band_limit_rate is not None:
+                audio = audio, [band_limit(clips[i], sample_rate, band_limit_rate) for i in chosen]
+            yield split, (audio, labels[chosen])
+
+    def inputs(rows, i):
         limited = None
-        if split == "train" and band_limit_rate is not None:
-            limited, _ = ragged([band_limit(clips[i], sample_rate, band_limit_rate) for i in chosen], np.float32)
+        if isinstance(rows, tuple):  # the training clips and their band-limited copies
+            rows, limited = rows
+        audio = rows[i]
+        if limited is not None:
+            audio = tf.cond(tf.random.uniform([]) < band_limit_probability, lambda: limited[i], lambda: audio)
+        if return_mask:
+            return audio[:, None], tf.ones_like(audio, tf.bool)
+        return audio[:, None]
 
-        def element(i, rows=rows, y_t=y_t, limited=limited):
-            audio = rows[i]
-            if limited is not None:
-                audio = tf.cond(tf.random.uniform([]) < band_limit_probability, lambda: limited[i], lambda: audio)
-            if return_mask:
-                return (audio[:, None], tf.ones_like(audio, tf.bool)), y_t[i]
-            return audio[:, None], y_t[i]
-
-        datasets[split] = make_dataset(
-            len(chosen), element, batch_size=batch_size, lengths=lengths, max_length=longest,
-            shuffle=shuffle and split == "train", seed=seed, bucket=bucket, min_bucket=1024,
-            drop_remainder=drop_remainder,
-        )
-        sizes[split] = len(chosen)
+    datasets, sizes = sequence_datasets(
+        chosen_clips(), inputs, dtype=np.float32, shuffle=shuffle, batch_size=batch_size,
+        max_length=longest, seed=seed, bucket=bucket, min_bucket=1024, drop_remainder=drop_remainder,
+    )
     return TaskData(
         task="fsdd",
         **datasets,

@@ -24,7 +24,6 @@ shuffle never changes the validation set.
 """
 
 import glob
-import numbers
 import os
 
 import numpy as np
@@ -35,11 +34,12 @@ from keras_ssm.data.base import (
     check_choice,
     check_data_dir,
     check_fraction,
+    check_non_negative_int,
     check_positive_int,
-    find_tfds_dir,
     holdout_split,
     missing_data,
     read_tfds,
+    tfds_or_npz_layout,
 )
 
 LABELS = ("neg", "pos")
@@ -121,12 +121,7 @@ def detect_layout(data_dir):
     for root in (data_dir, os.path.join(data_dir, "aclImdb")):
         if all(os.path.isdir(os.path.join(root, s, p)) for s in ("train", "test") for p in LABELS):
             return "aclimdb", root
-    tfds_dir = find_tfds_dir(data_dir, "imdb_reviews")
-    if tfds_dir:
-        return "tfds", tfds_dir
-    if all(os.path.isfile(os.path.join(data_dir, f"{s}.npz")) for s in ("train", "test")):
-        return "npz", data_dir
-    return None, None
+    return tfds_or_npz_layout(data_dir, "imdb_reviews")
 
 
 def load_text(
@@ -171,15 +166,14 @@ def load_text(
     """
     import tensorflow as tf
 
-    from keras_ssm.data.batching import make_dataset, ragged
+    from keras_ssm.data.batching import sequence_datasets
 
     data_dir = check_data_dir("text", data_dir, EXPECTED_LAYOUT, WHERE)
     check_choice("source", source, SOURCES)
     check_positive_int("batch_size", batch_size)
     check_positive_int("max_length", max_length)
     check_fraction("validation_fraction", validation_fraction, allow_none=True)
-    if not isinstance(split_seed, numbers.Integral) or isinstance(split_seed, bool) or split_seed < 0:
-        raise ValueError(f"`split_seed` must be a non-negative integer, got {split_seed!r}.")
+    check_non_negative_int("split_seed", split_seed)
     layout, root = detect_layout(data_dir)
     if layout is None or (source != "auto" and source != layout):
         raise missing_data("text", data_dir, EXPECTED_LAYOUT, WHERE)
@@ -198,21 +192,16 @@ def load_text(
             "validation": ([train_texts[i] for i in held], train_labels[held]),
             "test": raw["test"],
         }
-    datasets, sizes = {}, {}
-    for split, (texts, labels) in parts.items():
-        # Stored as raw bytes (uint8); the +1 shift happens per example.
-        rows, lengths = ragged([np.frombuffer(t[:max_length], np.uint8) for t in texts], np.uint8)
-        labels_t = tf.constant(labels)
-
-        def element(i, rows=rows, labels_t=labels_t):
-            return tf.cast(rows[i], tf.int32) + 1, labels_t[i]
-
-        datasets[split] = make_dataset(
-            len(labels), element, batch_size=batch_size, lengths=lengths, max_length=max_length,
-            shuffle=shuffle and split == "train", seed=seed, bucket=bucket,
-            drop_remainder=drop_remainder,
-        )
-        sizes[split] = len(labels)
+    # Stored as raw bytes (uint8); the +1 shift happens per example.
+    truncated = (
+        (split, ([np.frombuffer(t[:max_length], np.uint8) for t in texts], labels))
+        for split, (texts, labels) in parts.items()
+    )
+    datasets, sizes = sequence_datasets(
+        truncated, lambda rows, i: tf.cast(rows[i], tf.int32) + 1, dtype=np.uint8,
+        shuffle=shuffle, batch_size=batch_size, max_length=max_length, seed=seed, bucket=bucket,
+        drop_remainder=drop_remainder,
+    )
     return TaskData(
         task="text",
         **datasets,

@@ -6,11 +6,9 @@ writes every operator node as a left-nested chain of pairs, e.g.
 `[MAX 2 9 ]` -> `( ( ( [MAX 2 ) 9 ) ] )`; parentheses carry no information.
 """
 
-import os
-
 import numpy as np
 
-from keras_ssm.data.base import TaskData, check_data_dir, check_positive_int, missing_data
+from keras_ssm.data.base import TaskData, check_data_dir, check_positive_int, split_files
 from keras_ssm.data.listops.tokens import EOS_ID, LABELS, VOCAB, VOCAB_SIZE, _encode_fast, encode
 
 EXPECTED_LAYOUT = """\
@@ -103,41 +101,36 @@ def load_listops(
     """
     import tensorflow as tf
 
-    from keras_ssm.data.batching import make_dataset, ragged
+    from keras_ssm.data.batching import sequence_datasets
 
     data_dir = check_data_dir("listops", data_dir, EXPECTED_LAYOUT, WHERE)
     check_positive_int("batch_size", batch_size)
     check_positive_int("max_length", max_length)
-    files = {s: os.path.join(data_dir, f"{task}_{s}.tsv") for s in ("train", "val", "test")}
-    missing = [p for p in files.values() if not os.path.isfile(p)]
-    if missing:
-        raise missing_data("listops", data_dir, EXPECTED_LAYOUT, WHERE + f"\nMissing: {missing}")
+    files = split_files(
+        "listops", data_dir, {s: f"{task}_{s}.tsv" for s in ("train", "val", "test")},
+        EXPECTED_LAYOUT, WHERE,
+    )
 
-    datasets, sizes = {}, {}
-    for split, name in (("train", "train"), ("validation", "val"), ("test", "test")):
-        sequences, labels = read_tsv(files[name])
-        if append_eos:  # as S4: truncate first, so <eos> survives truncation
-            sequences = [np.append(s[: max_length - 1], np.uint8(EOS_ID)) for s in sequences]
-        else:
-            sequences = [s[:max_length] for s in sequences]
-        rows, lengths = ragged(sequences, np.uint8)
-        labels_t = tf.constant(labels)
+    def truncated():  # one split's full sequences at a time
+        for split, name in (("train", "train"), ("validation", "val"), ("test", "test")):
+            sequences, labels = read_tsv(files[name])
+            if append_eos:  # as S4: truncate first, so <eos> survives truncation
+                sequences = [np.append(s[: max_length - 1], np.uint8(EOS_ID)) for s in sequences]
+            else:
+                sequences = [s[:max_length] for s in sequences]
+            yield split, (sequences, labels)
 
-        def element(i, rows=rows, labels_t=labels_t):
-            return tf.cast(rows[i], tf.int32), labels_t[i]
-
-        datasets[split] = make_dataset(
-            len(labels),
-            element,
-            batch_size=batch_size,
-            lengths=lengths,
-            max_length=max_length,
-            shuffle=shuffle and split == "train",
-            seed=seed,
-            bucket=bucket,
-            drop_remainder=drop_remainder,
-        )
-        sizes[split] = len(labels)
+    datasets, sizes = sequence_datasets(
+        truncated(),
+        lambda rows, i: tf.cast(rows[i], tf.int32),
+        dtype=np.uint8,
+        shuffle=shuffle,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+        bucket=bucket,
+        drop_remainder=drop_remainder,
+    )
     return TaskData(
         task="listops",
         **datasets,
