@@ -69,6 +69,14 @@ class DSSLayer(KernelSSMLayer):
 
     Call arguments: `inputs`, `mask`, `step_scale` as in `S4DLayer`.
 
+    Variables (the names of the official DSS code): `re_param` `(N,)` holds
+    `log(−Re Λ)` for the `"exp"` variants (variable `log_neg_lambda_re`) and
+    `Re Λ` otherwise (`lambda_re`); `im_param` `(N,)` holds `log(Im Λ)` for
+    `"exp-re-im"` (`log_lambda_im`) and `Im Λ`
+    otherwise (`lambda_im`); `log_dt` `(H,)` (or `(H, 2)` with
+    `separate_dt`) is `log Δ`; `W_re`, `W_im` `(H, N)` are DSS's `W`, the
+    output coefficients that the canonical form calls `C`.
+
     `ssm_parameters(length)` (the length is needed for DSS-softmax) folds the
     steps into `Λ` (`step` = 1) and the normalisation into `C`. Streaming
     (`step`) of DSS-softmax needs the length up front,
@@ -130,13 +138,13 @@ class DSSLayer(KernelSSMLayer):
         h, n = self.features, self.state_dim
         lam = hippo.skew_hippo(n) if self.init == "skew_hippo" else hippo.dss_random(n, rng)
         if self.variant.startswith("exp"):
-            self.lambda_re = self._add_real("log_neg_lambda_re", np.log(-lam.real), role="Lambda")
+            self.re_param = self._add_real("log_neg_lambda_re", np.log(-lam.real), role="Lambda")
         else:
-            self.lambda_re = self._add_real("lambda_re", lam.real, role="Lambda")
+            self.re_param = self._add_real("lambda_re", lam.real, role="Lambda")
         if self.variant == "exp-re-im":
-            self.lambda_im = self._add_real("log_lambda_im", np.log(lam.imag), role="Lambda")
+            self.im_param = self._add_real("log_lambda_im", np.log(lam.imag), role="Lambda")
         else:
-            self.lambda_im = self._add_real("lambda_im", lam.imag, role="Lambda")
+            self.im_param = self._add_real("lambda_im", lam.imag, role="Lambda")
         log_dt = np.log(log_uniform(rng, h, self.dt_min, self.dt_max))
         if self.separate_dt:
             log_dt = np.stack([log_dt, log_dt], axis=-1)
@@ -151,7 +159,7 @@ class DSSLayer(KernelSSMLayer):
 
     def _lambda(self):
         """`(Re Λ, Im Λ)` from the stored parameters of the variant."""
-        re, im = self.lambda_re, self.lambda_im
+        re, im = self.re_param, self.im_param
         if self.variant.startswith("exp"):
             re = -ops.exp(re)
         elif self.variant.startswith("clip"):

@@ -56,6 +56,11 @@ class S4DLayer(KernelSSMLayer):
         step_scale: positive float multiplying every step `Δ` (zero-shot
             change of sampling rate: 2.0 for 16 kHz → 8 kHz).
 
+    Variables (the names of the official S4D code): `a_real` `(H, N/2)` holds
+    `−Re Λ` through the inverse of `real_transform` (`Re Λ = −f(a_real)`),
+    `a_imag` is `Im Λ`, `B_re`, `B_im` and `C_re`, `C_im` `(H, N/2)` are `B`
+    and `C` of the kept modes, `log_dt` `(H,)` is `log Δ`.
+
     Example:
     >>> import keras, keras_ssm
     >>> import numpy as np

@@ -98,6 +98,11 @@ class S5Layer(SSMLayer):
         return_state: also return the final state `(batch, P')`, for chunked
             streaming of long inputs (unidirectional layers).
 
+    Variables (the names of the official S5 code): `lambda_re`, `lambda_im`
+    `(P',)` are `Λ` of the kept modes (`clip_eigs` caps `Re Λ` at −1e-4 when
+    used), `B_re`, `B_im` `(P', H)` and `C_re`, `C_im` `(H, P')` are `B̃` and
+    `C̃` in the eigenbasis, `log_step` `(P',)` is `log Δ`, one per mode.
+
     Example:
     >>> import keras, keras_ssm
     >>> import numpy as np

@@ -37,7 +37,7 @@ def test_softmax_kernel_is_the_papers_formula():
     layer = DSSLayer(state_dim=8, variant="softmax", seed=0)
     layer.build((None, None, 4))
     length = 100
-    lam = numpy(layer.lambda_re) + 1j * numpy(layer.lambda_im)
+    lam = numpy(layer.re_param) + 1j * numpy(layer.im_param)
     dt = np.exp(numpy(layer.log_dt))
     x = dt[:, :1] * lam.real + 1j * dt[:, 1:] * lam.imag
     w = numpy(layer.W_re) + 1j * numpy(layer.W_im)
@@ -50,7 +50,7 @@ def test_softmax_growing_modes_never_overflow():
     layer = DSSLayer(state_dim=8, variant="softmax", seed=0)
     layer.build((None, None, 4))
     # Half the modes grow (Re Λ > 0): the max-shift keeps everything finite.
-    layer.lambda_re.assign(np.array([0.3, -0.5, 0.2, -0.1, 2.0, -0.5, 0.05, -0.5], "float32"))
+    layer.re_param.assign(np.array([0.3, -0.5, 0.2, -0.1, 2.0, -0.5, 0.05, -0.5], "float32"))
     x = inputs(200)
     error = relative_error(numpy(layer(x)), oracle.siso(layer.ssm_parameters(200), x))
     assert error <= 1e-4
@@ -85,7 +85,7 @@ def softmax_kernel(layer, length, step_scale=1.0):
     """The paper's DSS-softmax kernel in float64 numpy, `(H, L)`:
     `K_l = Re Σ_n W_n / Λ_n · e^{s x_n l} / Σ_{j<L} e^{s x_n j}`, the softmax
     over the taps the layer runs (step `s Δ`)."""
-    lam = numpy(layer.lambda_re).astype(float) + 1j * numpy(layer.lambda_im)
+    lam = numpy(layer.re_param).astype(float) + 1j * numpy(layer.im_param)
     dt = np.exp(numpy(layer.log_dt).astype(float))
     x = step_scale * (dt[:, :1] * lam.real + 1j * dt[:, 1:] * lam.imag)
     w = numpy(layer.W_re) + 1j * numpy(layer.W_im)
@@ -99,7 +99,7 @@ def growing_softmax_layer(re_lambda=0.3, log_dt=None):
     layer = DSSLayer(state_dim=8, variant="softmax", seed=0)
     layer.build((None, None, 4))
     re = np.where(np.arange(8) % 2, -0.5, re_lambda).astype("float32")
-    layer.lambda_re.assign(re)
+    layer.re_param.assign(re)
     if log_dt is not None:
         layer.log_dt.assign(np.full((4, 2), np.log(log_dt), "float32"))
     return layer
@@ -142,7 +142,7 @@ def test_softmax_masked_call_with_far_padding_stays_finite(bidirectional):
     # its length are never formed (they would overflow).
     layer = DSSLayer(state_dim=8, variant="softmax", bidirectional=bidirectional, seed=0)
     layer.build((None, None, 4))
-    layer.lambda_re.assign(np.full(8, 2.0, "float32"))
+    layer.re_param.assign(np.full(8, 2.0, "float32"))
     layer.log_dt.assign(np.full((4, 2), np.log(0.1), "float32"))
     x = inputs(2048, batch=2)
     mask = np.arange(2048)[None] < np.array([[2048], [100]])
@@ -185,8 +185,8 @@ def test_softmax_streaming_with_step_scale():
 def test_softmax_step_with_a_zero_eigenvalue_is_finite():
     # x = ΔΛ = 0 is allowed (Λ is unconstrained): no division by x.
     layer = growing_softmax_layer()
-    layer.lambda_re.assign(np.where(np.arange(8) == 0, 0.0, numpy(layer.lambda_re)).astype("float32"))
-    layer.lambda_im.assign(np.where(np.arange(8) == 0, 0.0, numpy(layer.lambda_im)).astype("float32"))
+    layer.re_param.assign(np.where(np.arange(8) == 0, 0.0, numpy(layer.re_param)).astype("float32"))
+    layer.im_param.assign(np.where(np.arange(8) == 0, 0.0, numpy(layer.im_param)).astype("float32"))
     x = inputs(20)
     full = numpy(layer(x))
     streamed, _ = stream(layer, x, layer.get_initial_state(3, length=20))

@@ -137,7 +137,7 @@ def test_s4d_bidirectional_call_is_the_two_sided_convolution():
 def dss_exp_paper_kernel(layer, length, step_scale=1.0):
     """DSS-exp (paper §3.2, Prop. 1): Λ = −exp(a) + i Λ_im, ΔΛ = Δ Λ (or, with
     separate steps, Δ_re Re Λ + i Δ_im Im Λ), K = Re Σ W Λ^{-1}(e^{ΔΛ} − 1) e^{ΔΛ l}."""
-    lam = -np.exp(f64(layer.lambda_re)) + 1j * f64(layer.lambda_im)  # (N,): shared by the features
+    lam = -np.exp(f64(layer.re_param)) + 1j * f64(layer.im_param)  # (N,): shared by the features
     dt = np.exp(f64(layer.log_dt)) * step_scale
     if layer.separate_dt:
         dlam = dt[:, :1] * lam.real + 1j * dt[:, 1:] * lam.imag
@@ -155,8 +155,8 @@ def test_dss_exp_kernel_is_the_papers_formula(separate_dt, perturbed):
     layer.build((None, None, H))
     if perturbed:  # a spectrum off the init, and different steps for Re and Im
         rng = np.random.default_rng(4)
-        assign(layer.lambda_re, np.log(rng.uniform(0.05, 1.0, 8)))
-        assign(layer.lambda_im, rng.normal(0, 10, 8))
+        assign(layer.re_param, np.log(rng.uniform(0.05, 1.0, 8)))
+        assign(layer.im_param, rng.normal(0, 10, 8))
         assign(layer.log_dt, np.log(rng.uniform(1e-3, 1e-1, layer.log_dt.shape)))
     for step_scale in (1.0, 1.7):
         expected = dss_exp_paper_kernel(layer, 200, step_scale)
@@ -171,7 +171,7 @@ def dss_reference_kernel(layer, length):
     the raw variables: `_Lambda()` per version (exp: −exp(a) + i Λ_im;
     exp-re-im: + i exp(b); clip: min(a, 1e-4) + i Λ_im), then
     K = Re Σ W (e^{ΔΛ} − 1) Λ^{-1} e^{ΔΛ l}, without the factor for no-scale."""
-    a, b = f64(layer.lambda_re), f64(layer.lambda_im)
+    a, b = f64(layer.re_param), f64(layer.im_param)
     re = -np.exp(a) if layer.variant.startswith("exp") else np.minimum(a, 1e-4)
     im = np.exp(b) if layer.variant == "exp-re-im" else b
     lam = re + 1j * im
@@ -188,9 +188,9 @@ def test_dss_versions_are_the_references(variant):
     layer = DSSLayer(state_dim=8, variant=variant, seed=0)
     layer.build((None, None, H))
     if variant.startswith("clip"):  # one mode above the clip: Re Λ is held at 1e-4
-        values = f64(layer.lambda_re).copy()
+        values = f64(layer.re_param).copy()
         values[0] = 0.3
-        assign(layer.lambda_re, values)
+        assign(layer.re_param, values)
     expected = dss_reference_kernel(layer, 200)
     assert relative_error(numpy(layer.kernel(200)), expected) <= 1e-5
     if variant.startswith("clip"):
@@ -326,8 +326,8 @@ def test_dss_initial_distributions_and_spectrum():
     q = np.arange(2 * n)
     m = np.where(q[:, None] > q[None, :], np.sqrt((2 * q[:, None] + 1) * (2 * q[None, :] + 1)), 0.0)
     omega = np.sort(np.linalg.eigvals((m - m.T) / 2).imag)[::-1][:n]
-    np.testing.assert_allclose(-np.exp(f64(layer.lambda_re)), -0.5, rtol=1e-6)
-    np.testing.assert_allclose(np.sort(f64(layer.lambda_im))[::-1], omega, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(-np.exp(f64(layer.re_param)), -0.5, rtol=1e-6)
+    np.testing.assert_allclose(np.sort(f64(layer.im_param))[::-1], omega, rtol=1e-5, atol=1e-4)
     # W: real and imaginary parts N(0, 1); D ~ N(0, 1).
     check_variance(f64(layer.W_re), 1.0, "Re W")
     check_variance(f64(layer.W_im), 1.0, "Im W")
