@@ -14,19 +14,19 @@ import numpy as np
 
 sys.path.insert(0, ".")
 from keras_ssm import zoo  # noqa: E402
-from tests.zoo.pinned import PINNED, pinned_inputs, read_pinned  # noqa: E402
+from tests.zoo.pinned import PINNED, model_inputs, read_pinned  # noqa: E402
 
 
 def main(names):
     pinned = read_pinned()
     for name in names or zoo.list_presets():
         metadata = zoo.describe(name)
-        x, mask = pinned_inputs(metadata)
+        inputs = model_inputs(metadata)
         entry = {"backend": keras.backend.backend(), "sha256": metadata["files"]["model.weights.h5"]}
-        entry["logits"] = keras.ops.convert_to_numpy(zoo.load(name)((x, mask))).tolist()
+        entry["logits"] = keras.ops.convert_to_numpy(zoo.load(name)(inputs)).tolist()
         if metadata["input"].get("sample_rate"):
             slower = zoo.load(name, sample_rate=metadata["input"]["sample_rate"] // 2)
-            entry["logits_half_rate"] = keras.ops.convert_to_numpy(slower((x, mask))).tolist()
+            entry["logits_half_rate"] = keras.ops.convert_to_numpy(slower(inputs)).tolist()
         pinned[name] = entry
         print(name, np.round(entry["logits"], 3).tolist())
     with open(PINNED, "w", encoding="utf-8") as f:

@@ -11,6 +11,8 @@ from keras_ssm.layers.downsample import downsample_mask
 # scale) and a fixed affine that brings their logarithm to about [-1, 1.5].
 _FLOOR = 1e-8
 _LOG_OFFSET, _LOG_SCALE = 12.0, 6.0
+# The features of silence (energy 0).
+SILENCE = (float(np.log(_FLOOR)) + _LOG_OFFSET) / _LOG_SCALE
 
 
 def _samples(seconds, sample_rate, name):

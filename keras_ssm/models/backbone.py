@@ -8,6 +8,7 @@ from keras import ops
 from keras_ssm.layers.block import SSMBlock
 from keras_ssm.layers.downsample import SequenceDownsampling
 from keras_ssm.layers.frontend import LogMelFrontend
+from keras_ssm.layers.spec_augment import SpecAugment
 
 
 def _check_pool(pool, depth):
@@ -69,6 +70,8 @@ class SSMBackbone(keras.Model):
         pool: one downsampling factor per block (default: none).
         frontend: None, or the `LogMelFrontend` arguments of a raw-audio
             front end (with `input_dim=1`).
+        spec_augment: None, or the `SpecAugment` arguments of the masks
+            applied to the front end's frames while training (needs `frontend`).
         step_scale: positive float, see above.
 
     Example:
@@ -101,6 +104,7 @@ class SSMBackbone(keras.Model):
         norm_epsilon=1e-3,
         gelu_approximate=True,
         frontend=None,
+        spec_augment=None,
         **kwargs,
     ):
         if (vocab_size is None) == (input_dim is None):
@@ -118,6 +122,10 @@ class SSMBackbone(keras.Model):
                 f"and mono audio (`input_dim=1`); got frontend={frontend!r}, input_dim={input_dim}."
             )
         frontend_layer = None if frontend is None else LogMelFrontend(**frontend, name="frontend")
+        if spec_augment is not None and (frontend is None or not isinstance(spec_augment, dict)):
+            raise ValueError("`spec_augment` takes a dict of `SpecAugment` arguments and needs a `frontend`; "
+                             f"got spec_augment={spec_augment!r}, frontend={frontend!r}.")
+        augment = None if spec_augment is None else SpecAugment(**spec_augment, name="spec_augment")
         # === Layers === (attributes are set after the functional init: torch
         # modules cannot take sub-modules before it)
         if vocab_size is not None:
@@ -154,6 +162,8 @@ class SSMBackbone(keras.Model):
                 x, mask_kwargs = encoder(features), {"mask": padding_mask}
             else:
                 frames, frame_mask = frontend_layer(features, mask=padding_mask)
+                if augment is not None:
+                    frames = augment(frames)
                 x, mask_kwargs = encoder(frames), {"mask": frame_mask}
         for block, downsampler in zip(blocks, downsamplers):
             x = block(x, step_scale=step_scale, **mask_kwargs)
@@ -181,6 +191,7 @@ class SSMBackbone(keras.Model):
         self.norm_epsilon = norm_epsilon
         self.gelu_approximate = gelu_approximate
         self.frontend = None if frontend is None else dict(frontend)
+        self.spec_augment = None if spec_augment is None else dict(spec_augment)
 
     # A continuous-input backbone takes `x` alone or `(x, mask)`.
     def _standardize(self, inputs):
@@ -357,6 +368,7 @@ class SSMBackbone(keras.Model):
             "norm_epsilon": self.norm_epsilon,
             "gelu_approximate": self.gelu_approximate,
             "frontend": self.frontend,
+            "spec_augment": self.spec_augment,
         }
 
     @classmethod

@@ -26,7 +26,8 @@ decay per step) and the number of epochs:
 `dt_global`); see `keras_ssm.training.optimizers.GROUPS`. The model's block
 settings `norm_momentum`, `norm_epsilon` and `gelu_approximate` are those of
 `SSMBlock`; `model.frontend` (raw audio) holds the `LogMelFrontend` arguments
-of the backbone's front end.
+of the backbone's front end and `model.spec_augment` the `SpecAugment`
+masks on its frames while training.
 
 `train(recipe, out_dir)` keeps the best model by validation accuracy
 (`best.keras`), resumes an interrupted run (`keras.callbacks.BackupAndRestore`),
@@ -91,6 +92,7 @@ MODEL_FIELDS = {
     "norm_epsilon": ((int, float), False, 1e-3),
     "gelu_approximate": (bool, False, True),
     "frontend": (dict, False, None),
+    "spec_augment": (dict, False, None),
 }
 OPTIMIZER_FIELDS = {
     "lr": ((int, float), False, 1e-3),
@@ -253,6 +255,7 @@ def build_model(recipe, data):
         dropout=spec["dropout"],
         pool=spec["pool"],
         frontend=spec["frontend"],
+        spec_augment=spec["spec_augment"],
         **inputs,
     )
     if data.task == "retrieval":
