@@ -19,8 +19,10 @@
   `_silence_` noise under it at volume 0.1. The threshold is chosen on the
   validation fold's stream (7: most hits minus false alarms) and applied to
   the test fold's (8). A keyword counts as detected when a detection of its
-  label scores a window that overlaps it by at least half; every other
-  detection (wrong label, an `_unknown_` word, noise) is a false alarm.
+  label scores a window that overlaps its clip (the word lies somewhere in
+  its second; gaps of 1 s or more keep windows from overlapping two clips);
+  every other detection (a wrong label, a second one, an `_unknown_` word,
+  noise) is a false alarm.
 
 Writes `results/keyword_spotting.{json,md}` and `results/keyword_spotting.png`
 (the detection score over the first minute of the test stream). The timings
@@ -114,7 +116,7 @@ def score(events, detections, window):
     hit, false_alarms = set(), 0
     for at, label, _ in detections:
         match = [i for i, e in enumerate(events)
-                 if e["label"] == label and i not in hit and e["start"] + window / 2 <= at <= e["end"] + window / 2]
+                 if e["label"] == label and i not in hit and e["start"] < at < e["end"] + window]
         if match and label not in BACKGROUND:
             hit.add(match[0])
         else:
@@ -136,13 +138,14 @@ def detection(preset, data_dir):
         audio, events = fold_stream(data_dir, fold, seed=fold)
         spotter = KeywordSpotter(model, meta["labels"], rate, window_seconds=spec["window_seconds"],
                                  hop_seconds=spec["hop_seconds"], threshold=1.0, background=BACKGROUND,
-                                 refractory_seconds=spec["refractory_seconds"])
+                                 refractory_seconds=spec["refractory_seconds"], smoothing=spec["smoothing"])
         for start in range(0, len(audio), rate):
             spotter(audio[start : start + rate])
         hours = len(audio) / rate / 3600
         rows = []
         for threshold in THRESHOLDS:
-            found = detect(spotter.scores, meta["labels"], threshold, BACKGROUND, spec["refractory_seconds"])
+            found = detect(spotter.scores, meta["labels"], threshold, BACKGROUND, spec["refractory_seconds"],
+                           spec["smoothing"])
             result = score(events, found, spec["window_seconds"])
             rows.append({"threshold": threshold, **result, "detection_rate": result["detected"] / result["keywords"],
                          "false_alarms_per_hour": result["false_alarms"] / hours})
@@ -155,8 +158,7 @@ def detection(preset, data_dir):
     best = max(sweeps["validation"]["rows"], key=lambda r: (r["detected"] - r["false_alarms"], r["threshold"]))
     chosen = next(r for r in sweeps["test"]["rows"] if r["threshold"] == best["threshold"])
     return {"threshold": best["threshold"], "validation": best, "test": chosen, "sweeps": sweeps,
-            "windows": {"window_seconds": spec["window_seconds"], "hop_seconds": spec["hop_seconds"],
-                        "refractory_seconds": spec["refractory_seconds"]}}
+            "windows": {k: spec[k] for k in ("window_seconds", "hop_seconds", "refractory_seconds", "smoothing")}}
 
 
 def plot(results, path):

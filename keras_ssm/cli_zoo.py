@@ -163,7 +163,8 @@ def _detect(args, meta, model, samples, rate):
         spec["threshold"] = args.threshold
     spotter = KeywordSpotter(model, meta["labels"], rate, window_seconds=spec["window_seconds"],
                              hop_seconds=spec["hop_seconds"], threshold=spec["threshold"],
-                             background=spec["background"], refractory_seconds=spec["refractory_seconds"])
+                             background=spec["background"], refractory_seconds=spec["refractory_seconds"],
+                             smoothing=spec.get("smoothing", 1))
     chunk = max(1, int(round(rate * args.chunk_ms / 1000)))
     audio = samples.astype("float32") / 32768.0
     own = meta["input"]["sample_rate"]

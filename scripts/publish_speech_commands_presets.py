@@ -24,6 +24,8 @@ import keras
 import numpy as np
 
 import keras_ssm
+import keras_ssm.data
+from keras_ssm.data.speech import SC12_LABELS
 from keras_ssm import zoo
 from keras_ssm.zoo import cards
 from keras_ssm.zoo.evaluation import evaluate_preset
@@ -34,7 +36,7 @@ from publish_fsdd_presets import hardware, summary  # noqa: E402  (the same run 
 
 SUBSET = os.path.join("examples", "data", "speech_commands12_test")
 BENCHMARK = os.path.join("benchmarks", "results", "keyword_spotting.json")
-LABELS = list(keras_ssm.data.speech.SC12_LABELS)
+LABELS = list(SC12_LABELS)
 LAYER_NAMES = {"s4d": "S4D-LegS (Gu et al., NeurIPS 2022)", "s5": "S5 (Smith et al., ICLR 2023)"}
 DATA = {
     "name": "Speech Commands v0.02, 12-class test set (Warden 2018)",
@@ -46,7 +48,7 @@ DATA = {
     "split": "speaker-disjoint folds (sha1 of the speaker id mod 10): folds 0-6 train (3,554 clips), fold 7 "
              "validation (265), fold 8 test (441); no speaker on two sides",
 }
-DETECTION = {"window_seconds": 1.0, "hop_seconds": 0.1, "refractory_seconds": 1.0,
+DETECTION = {"window_seconds": 1.0, "hop_seconds": 0.1, "refractory_seconds": 1.0, "smoothing": 3,
              "background": ["_silence_", "_unknown_"]}
 
 
@@ -120,6 +122,8 @@ is causal: it streams with a constant-size state, and runs zero-shot on 8 kHz au
 
 ```python
 import keras_ssm
+import keras_ssm.data
+from keras_ssm.data.speech import SC12_LABELS
 model = keras_ssm.zoo.load("{name}")                       # verified (sha256) before it is built
 logits = model(audio)                                       # float32 (batch, samples, 1) in [-1, 1) at 16 kHz; 1 s clips
 model_8k = keras_ssm.zoo.load("{name}", sample_rate=8000)   # zero-shot at 8 kHz

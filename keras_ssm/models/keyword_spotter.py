@@ -1,5 +1,6 @@
 """Continuous keyword detection over a live stream with a causal classifier."""
 
+import collections
 import time
 
 import keras
@@ -16,15 +17,21 @@ def _restart(x, x0, keep):
 
 
 class _Trigger:
-    """The detection rule: a keyword (a label outside `background`) whose
-    probability reaches `threshold`, at most one per `refractory_seconds`."""
+    """The detection rule: the probabilities averaged over the last
+    `smoothing` windows; a keyword (a label outside `background`) whose
+    average reaches `threshold`, at most one per `refractory_seconds`."""
 
-    def __init__(self, labels, threshold, background, refractory_seconds):
+    def __init__(self, labels, threshold, background, refractory_seconds, smoothing):
+        if isinstance(smoothing, bool) or not isinstance(smoothing, int) or smoothing < 1:
+            raise ValueError(f"`smoothing` must be a positive number of windows, got {smoothing!r}.")
         self.labels, self.threshold, self.refractory = list(labels), threshold, refractory_seconds
         self.keywords = np.array([label not in background for label in self.labels])
+        self.recent = collections.deque(maxlen=smoothing)
         self.last = -np.inf
 
     def __call__(self, at, p):
+        self.recent.append(np.asarray(p, np.float64))
+        p = np.mean(self.recent, axis=0)
         best = int(np.argmax(np.where(self.keywords, p, -1.0)))
         if p[best] >= self.threshold and at - self.last >= self.refractory:
             self.last = at
@@ -32,23 +39,24 @@ class _Trigger:
         return None
 
 
-def detect(scores, labels, threshold, background=("_silence_", "_unknown_"), refractory_seconds=1.0):
+def detect(scores, labels, threshold, background=("_silence_", "_unknown_"), refractory_seconds=1.0, smoothing=3):
     """The detections that `KeywordSpotter` reports for a sequence of window
     scores (to try thresholds on one pass of the model).
 
     Args:
         scores: `(time, probabilities)` pairs in time order (`KeywordSpotter.scores`).
-        labels, threshold, background, refractory_seconds: as in `KeywordSpotter`.
+        labels, threshold, background, refractory_seconds, smoothing: as in
+            `KeywordSpotter`.
 
     Returns:
-        `[(time, label, probability)]`.
+        `[(time, label, smoothed probability)]`.
 
     >>> import numpy as np
     >>> scores = [(1.0, np.array([0.1, 0.9])), (1.1, np.array([0.2, 0.8])), (2.5, np.array([0.7, 0.3]))]
-    >>> detect(scores, ["_silence_", "yes"], threshold=0.5)
+    >>> detect(scores, ["_silence_", "yes"], threshold=0.5, smoothing=1)
     [(1.0, 'yes', 0.9)]
     """
-    trigger = _Trigger(labels, threshold, background, refractory_seconds)
+    trigger = _Trigger(labels, threshold, background, refractory_seconds, smoothing)
     return [d for d in (trigger(at, p) for at, p in scores) if d is not None]
 
 
@@ -62,7 +70,8 @@ class KeywordSpotter:
     scored, so one of them has just heard the last window. Each sample goes
     through the model `window / hop` times, chunk by chunk with constant
     memory. A keyword (any label outside `background`) is reported when its
-    probability reaches `threshold`, once per `refractory_seconds`.
+    probability, averaged over the last `smoothing` windows (posterior
+    smoothing), reaches `threshold`, once per `refractory_seconds`.
 
     Args:
         model: the classifier; its backbone's stride must divide the hop.
@@ -74,6 +83,7 @@ class KeywordSpotter:
         threshold: the probability that triggers a detection.
         background: labels that never trigger (silence, unknown words).
         refractory_seconds: no second detection within this time.
+        smoothing: windows averaged before the threshold (1: none).
 
     Attributes:
         scores: one `(time, probabilities)` per scored window.
@@ -94,7 +104,7 @@ class KeywordSpotter:
     """
 
     def __init__(self, model, labels, sample_rate, window_seconds=1.0, hop_seconds=0.1, threshold=0.8,
-                 background=("_silence_", "_unknown_"), refractory_seconds=1.0):
+                 background=("_silence_", "_unknown_"), refractory_seconds=1.0, smoothing=3):
         self.window = int(round(window_seconds * sample_rate))
         self.hop = int(round(hop_seconds * sample_rate))
         stride = model.backbone.stride
@@ -108,7 +118,7 @@ class KeywordSpotter:
         if len(labels) != model.num_classes:
             raise ValueError(f"`labels` names {len(labels)} classes; the model has {model.num_classes}.")
         self.model, self.labels, self.sample_rate = model, list(labels), sample_rate
-        self._trigger = _Trigger(labels, threshold, background, refractory_seconds)
+        self._trigger = _Trigger(labels, threshold, background, refractory_seconds, smoothing)
         self.streams = self.window // self.hop
         state = model.get_initial_state(self.streams)
         self._frames = state["backbone"]["frames"]

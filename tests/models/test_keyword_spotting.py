@@ -68,6 +68,16 @@ def test_spotter_scores_each_window_as_a_clip(model, audio):
     assert np.all(np.diff([d[0] for d in spaced]) >= 0.1 - 1e-9) and len(spaced) < len(detections)
 
 
+def test_posterior_smoothing_averages_the_last_windows():
+    labels = ["_silence_", "yes"]
+    scores = [(t / 10, np.array(p)) for t, p in enumerate([[0.9, 0.1], [0.1, 0.9], [0.1, 0.9], [0.9, 0.1]])]
+    assert [d[0] for d in detect(scores, labels, 0.6, refractory_seconds=0.0, smoothing=1)] == [0.1, 0.2]
+    smoothed = detect(scores, labels, 0.6, refractory_seconds=0.0, smoothing=2)
+    assert [(d[0], round(d[2], 6)) for d in smoothed] == [(0.2, 0.9)]  # (0.9 + 0.9) / 2 at 0.2 only
+    with pytest.raises(ValueError, match="smoothing"):
+        detect(scores, labels, 0.5, smoothing=0)
+
+
 def test_refusals(model, audio):
     with pytest.raises(ValueError, match="multiple of the model's stride"):
         KeywordSpotter(model, ["a", "b", "c", "d"], RATE, hop_seconds=0.03)
