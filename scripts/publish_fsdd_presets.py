@@ -235,7 +235,7 @@ def publish(layer, runs, out_root):
     meta["metrics"]["confusion_matrix_8000hz"] = matrix.tolist()
     cards.plot_confusion_matrix(matrix, LABELS, os.path.join(folder, "confusion_matrix.png"), f"{name}, test, 8 kHz")
     rows = cards.read_history([os.path.join(d, "metrics.csv") for d in dirs])
-    cards.plot_learning_curve(rows, os.path.join(folder, "learning_curve.png"), name)
+    cards.plot_learning_curve(rows, os.path.join(folder, "learning_curve.png"), name, "validation (repetitions 5-9)")
     meta["parameters"] = int(model.count_params())
     meta["versions"] = {"keras": keras.__version__, "keras_ssm": keras_ssm.__version__, "backend": keras.backend.backend()}
     cards.write(folder, card(meta, rows))

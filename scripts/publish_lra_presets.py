@@ -158,7 +158,7 @@ def publish(name, runs, data_dir, out_root):
     meta["metrics"] = {"accuracy": result["accuracy"], "examples": result["examples"]}
     print(f"{name}: {result['correct']}/{result['examples']} = {100 * result['accuracy']:.2f} %")
     cards.plot_learning_curve(cards.read_history([os.path.join(d, "metrics.csv") for d in dirs]),
-                              os.path.join(folder, "learning_curve.png"), name)
+                              os.path.join(folder, "learning_curve.png"), name, "validation (10 % of train)")
     meta["parameters"] = int(model.count_params())
     meta["versions"] = {"keras": keras.__version__, "keras_ssm": keras_ssm.__version__, "backend": keras.backend.backend()}
     cards.write(folder, card(meta))

@@ -19,9 +19,9 @@ def read_history(paths):
     return rows
 
 
-def plot_learning_curve(rows, path, title):
+def plot_learning_curve(rows, path, title, validation="validation"):
     """Training and validation accuracy per epoch (a dashed line where a new
-    training stage starts), saved as a PNG."""
+    training stage starts), saved as a PNG; `validation` names the split."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,7 +30,7 @@ def plot_learning_curve(rows, path, title):
     epochs = [r["epoch"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
     ax.plot(epochs, [r["accuracy"] for r in rows], label="training (dropout on)")
-    ax.plot(epochs, [r["val_accuracy"] for r in rows], label="validation (repetitions 5-9)")
+    ax.plot(epochs, [r["val_accuracy"] for r in rows], label=validation)
     for prev, row in zip(rows, rows[1:]):
         if row["stage"] != prev["stage"]:
             ax.axvline(row["epoch"] - 0.5, color="grey", linestyle="--", linewidth=0.8)
