@@ -103,7 +103,7 @@ def reference_params(name, layer):
     if name == "dss":
         if layer.variant != "softmax" or not layer.separate_dt or layer.bidirectional:
             raise ValueError("The DSS reference is unidirectional DSS-softmax with separate Re/Im steps.")
-        lam = _value(layer.lambda_re) + 1j * _value(layer.lambda_im)
+        lam = _value(layer.re_param) + 1j * _value(layer.im_param)  # softmax: Re Λ and Im Λ themselves
         return {
             "log_dt": _value(layer.log_dt).astype(np.float32),  # (H, 2): steps of Re Λ, Im Λ
             "Lambda": _re_im(lam),  # (N, 2), shared by all features
