@@ -64,7 +64,6 @@ def card(meta):
 
 ```python
 import keras_ssm
-import keras_ssm.data
 model = keras_ssm.zoo.load("{meta['name']}")   # verified (sha256) before it is built
 logits = model(tokens)                        # int32 (batch, length): byte + 1, 0 = padding
 ```

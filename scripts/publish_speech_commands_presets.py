@@ -127,11 +127,9 @@ is causal: it streams with a constant-size state, and runs zero-shot on 8 kHz au
 
 ```python
 import keras_ssm
-import keras_ssm.data
-from keras_ssm.data.speech import SC12_LABELS
-model = keras_ssm.zoo.load("{name}")                       # verified (sha256) before it is built
-logits = model(audio)                                       # float32 (batch, samples, 1) in [-1, 1) at 16 kHz; 1 s clips
-model_8k = keras_ssm.zoo.load("{name}", sample_rate=8000)   # zero-shot at 8 kHz
+model = keras_ssm.zoo.load("{name}")   # verified (sha256) before it is built
+logits = model(audio)                  # float32 (batch, samples, 1) in [-1, 1) at 16 kHz; 1 s clips
+model_8k = keras_ssm.zoo.load("{name}", sample_rate=8000)  # zero-shot at 8 kHz
 ```
 
 ## Results (fold 8: {m['examples']} clips of speakers never seen in training or model choice)
@@ -187,9 +185,10 @@ stage's `best.keras`.
 
 ## Limits
 
-3,554 training clips of about 1,900 speakers' worth of folds: less robust than the anchors' models to new
-voices, far-field audio and noise types absent from the training folds. The windows of the stream are
-scored independently (no smoothing over time beyond the refractory period).
+3,554 training clips (folds 0-6 of the official test set): less robust than the anchors' models to new voices,
+far-field audio and noise types absent from the training folds; `_unknown_` (other words) is the weakest class.
+The detector scores one-second windows as the clips were scored in training: a word cut by a window's edge can
+trigger early or under another label (the false alarms above).
 """
 
 

@@ -49,9 +49,9 @@ def test_reference_matches_oracle(name):
 def test_dss_growing_modes_match_oracle():
     # Modes with Re Λ > 0 go through DSS's max-subtraction branch.
     layer = built_layer("dss")
-    re = ops.convert_to_numpy(layer.lambda_re).copy()
+    re = ops.convert_to_numpy(layer.re_param).copy()
     re[::2] = np.linspace(0.05, 0.4, re[::2].size)
-    layer.lambda_re.assign(re)
+    layer.re_param.assign(re)
     check_against_oracle("dss", layer)
 
 

@@ -24,10 +24,10 @@ def model():
 
 @pytest.fixture(scope="module")
 def audio():
-    return (np.random.default_rng(0).normal(size=(1, 4000, 1)) * 0.1).astype("float32")
+    return (np.random.default_rng(0).normal(size=(1, 2000, 1)) * 0.1).astype("float32")
 
 
-@pytest.mark.parametrize("chunk", [320, 160 * 7, 100, 333])  # 100 and 333 do not divide the stride (320)
+@pytest.mark.parametrize("chunk", [320, 100, 333])  # 100 and 333 do not divide the stride (320)
 def test_stream_by_chunks_equals_the_full_pass(model, audio, chunk):
     assert model.backbone.stride == 320
     stream = ClassifierStream(model, chunk)
@@ -51,6 +51,7 @@ def test_the_state_does_not_grow_over_a_long_stream(model):
 
 
 def test_spotter_scores_each_window_as_a_clip(model, audio):
+    audio = np.concatenate([audio, audio[:, ::-1]], axis=1)  # 4,000 samples: 20 windows of 0.2 s
     spotter = KeywordSpotter(model, ["_silence_", "a", "b", "c"], RATE, window_seconds=0.2, hop_seconds=0.04,
                              threshold=0.0, refractory_seconds=0.0)
     detections = []
