@@ -20,4 +20,4 @@ echo
 $python -m keras_ssm zoo stream fsdd_s5 --wav examples/data/fsdd_test/stream/7_jackson_0.wav --chunk-ms 100
 echo
 echo "Keywords spoken in the stream: yes 1.64 s, stop 3.91 s, left 5.95 s, go 7.96 s, no 10.78 s, down 13.69 s (start times)"
-$python -m keras_ssm zoo stream speech_commands12_s5 --wav examples/data/speech_commands12_test/stream/keywords.wav --chunk-ms 20
+$python -m keras_ssm zoo stream speech_commands12_s4d --wav examples/data/speech_commands12_test/stream/keywords.wav --chunk-ms 20
