@@ -81,6 +81,24 @@ def summary(folder):
             "interrupted": True}
 
 
+def chosen_stages(runs, name):
+    """The stages up to the one of best validation accuracy (the later one on
+    a tie; the test split chooses nothing): `(dirs, summaries, recipes, model)`,
+    `model` that stage's `best.keras`."""
+    dirs = stages(runs, name)
+    if not dirs:
+        raise SystemExit(f"no run of {name} under {runs}")
+    summaries = [summary(d) for d in dirs]
+    chosen = max(range(len(dirs)), key=lambda i: (summaries[i]["best_val_accuracy"], i))
+    dirs, summaries = dirs[: chosen + 1], summaries[: chosen + 1]
+    recipes = []
+    for d in dirs:
+        with open(os.path.join(d, "recipe.json"), encoding="utf-8") as f:
+            recipes.append(json.load(f))
+    model = keras.saving.load_model(os.path.join(dirs[-1], "best.keras"), safe_mode=True)
+    return dirs, summaries, recipes, model
+
+
 def card(meta, rows):
     m, t, a = meta["metrics"], meta["training"], meta["architecture"]
     name = meta["name"]
@@ -166,16 +184,7 @@ pooling between stages counts samples, so far from 8 kHz its windows change leng
 
 def publish(layer, runs, out_root):
     name = f"fsdd_{layer}"
-    dirs = stages(runs, name)
-    if not dirs:
-        raise SystemExit(f"no finished run of {name} under {runs}")
-    summaries = [summary(d) for d in dirs]
-    # The stage with the best validation accuracy (the later one on a tie) is published, with the stages
-    # that led to it; the test split chooses nothing.
-    chosen = max(range(len(dirs)), key=lambda i: (summaries[i]["best_val_accuracy"], i))
-    dirs, summaries = dirs[: chosen + 1], summaries[: chosen + 1]
-    recipes = [json.load(open(os.path.join(d, "recipe.json"), encoding="utf-8")) for d in dirs]
-    model = keras.saving.load_model(os.path.join(dirs[-1], "best.keras"), safe_mode=True)
+    dirs, summaries, recipes, model = chosen_stages(runs, name)
     spec = recipes[0]["model"]
     stage_info = [
         {

@@ -26,7 +26,7 @@ from keras_ssm.zoo.evaluation import evaluate_preset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from publish_fsdd_presets import hardware, stages, summary  # noqa: E402  (the same run bookkeeping)
+from publish_fsdd_presets import chosen_stages, hardware  # noqa: E402  (the same run bookkeeping)
 
 LAYER_NAMES = {"s4d": "S4D-LegS (Gu et al., NeurIPS 2022)", "dss": "DSS (Gupta et al., NeurIPS 2022)",
                "s5": "S5 (Smith et al., ICLR 2023)"}
@@ -111,15 +111,8 @@ far below the papers, and not a general sentiment model.
 
 
 def publish(name, runs, data_dir, out_root):
-    dirs = stages(runs, name)
-    if not dirs:
-        raise SystemExit(f"no run of {name} under {runs}")
-    summaries = [summary(d) for d in dirs]
-    chosen = max(range(len(dirs)), key=lambda i: (summaries[i]["best_val_accuracy"], i))
-    dirs, summaries = dirs[: chosen + 1], summaries[: chosen + 1]
-    recipes = [json.load(open(os.path.join(d, "recipe.json"), encoding="utf-8")) for d in dirs]
+    dirs, summaries, recipes, model = chosen_stages(runs, name)
     task = recipes[0]["data"]["task"]
-    model = keras.saving.load_model(os.path.join(dirs[-1], "best.keras"), safe_mode=True)
     spec = recipes[0]["model"]
     data = keras_ssm.data.load(task, data_dir, **TASKS[task]["data"]["options"])
     lengths = [int((x.numpy() > 0).sum()) for x, _ in data.train]  # tokens per epoch, padding excluded

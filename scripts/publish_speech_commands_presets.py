@@ -34,7 +34,7 @@ from keras_ssm.zoo.evaluation import evaluate_preset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from publish_fsdd_presets import hardware, stages, summary  # noqa: E402  (the same run bookkeeping)
+from publish_fsdd_presets import chosen_stages, hardware  # noqa: E402  (the same run bookkeeping)
 
 SUBSET = os.path.join("examples", "data", "speech_commands12_test")
 BENCHMARK = os.path.join("benchmarks", "results", "keyword_spotting.json")
@@ -194,14 +194,7 @@ trigger early or under another label (the false alarms of `benchmarks/results/ke
 
 def publish(layer, runs, data_dir, out_root):
     name = f"speech_commands12_{layer}"
-    dirs = stages(runs, name)
-    if not dirs:
-        raise SystemExit(f"no run of {name} under {runs}")
-    summaries = [summary(d) for d in dirs]
-    chosen = max(range(len(dirs)), key=lambda i: (summaries[i]["best_val_accuracy"], i))
-    dirs, summaries = dirs[: chosen + 1], summaries[: chosen + 1]
-    recipes = [json.load(open(os.path.join(d, "recipe.json"), encoding="utf-8")) for d in dirs]
-    model = keras.saving.load_model(os.path.join(dirs[-1], "best.keras"), safe_mode=True)
+    dirs, summaries, recipes, model = chosen_stages(runs, name)
     spec = recipes[-1]["model"]
     bench = None
     if os.path.isfile(BENCHMARK):
