@@ -23,7 +23,7 @@ def _chained(curve, length, margin):
     return all(math.dist(d0[1], d1[0]) <= 2 * margin + 3 for d0, d1 in zip(curve, curve[1:]))
 
 
-def _check_geometry(size, image, label, geometry, difficulty="hard"):
+def _check_geometry(size, image, label, geometry, difficulty="hard", apart=True):
     settings = pathfinder.SETTINGS[size]
     contour_length = pathfinder.DIFFICULTIES[difficulty][1]
     assert image.shape == (size, size) and image.dtype == np.uint8
@@ -39,8 +39,8 @@ def _check_geometry(size, image, label, geometry, difficulty="hard"):
             assert image[middle[0], middle[1]] > 0
     for curve in geometry["distractors"]:
         assert len(curve) == contour_length // 3 and _chained(curve, settings.paddle_length, margin)
-    # The two target curves never touch.
-    assert min(_segment_distance(a, b) for a in first for b in second) > 1.0
+    # The two target curves never touch (the release mode lets them come close, as the original).
+    assert not apart or min(_segment_distance(a, b) for a in first for b in second) > 1.0
     # Markers: one on the origin tip of a target curve, one on a far tip;
     # on the same curve exactly when the label is 1.
     marker_a, marker_b = geometry["markers"]
@@ -73,6 +73,32 @@ def test_difficulties(difficulty):
     _check_geometry(32, image, label, geometry, difficulty)
 
 
+# Measured by scripts/measure_pathfinder_reference.py on drewlinsley/pathfinder (the
+# generator of the LRA data) with LRA's 32 px settings: only these orientations can seed.
+PUBLISHED_SEED_ORIENTATIONS_32 = list(range(-150, -120))
+
+
+def test_release_mode_seeds_as_the_published_generator():
+    assert pathfinder.seed_orientations(32) == PUBLISHED_SEED_ORIENTATIONS_32
+    assert pathfinder.seed_orientations(32, "parameters") == list(range(-180, 180))
+    assert len(pathfinder.seed_orientations(128, margin=3)) == 360
+    placed = {"release": [], "parameters": []}
+    for seed in range(24):
+        for mode, counts in placed.items():
+            image, label, geometry = pathfinder.generate_image(32, label=seed % 2, seed=seed, mode=mode)
+            counts.append(len(geometry["distractors"]))
+            if mode == "release":
+                _check_geometry(32, image, label, geometry, apart=False)
+                (r0, c0), (r1, c1) = geometry["curves"][0][0]  # the first target curve's seed dash
+                degrees = math.degrees(math.atan2(r1 - r0, c1 - c0))
+                assert -150.5 < degrees < -120.5
+                for curve in geometry["distractors"]:
+                    (r0, c0), (r1, c1) = curve[0]
+                    assert -150.5 < math.degrees(math.atan2(r1 - r0, c1 - c0)) < -120.5
+    # The published generator places 1.25 of the 5 distractors (benchmarks/results/pathfinder_fidelity.md).
+    assert np.mean(placed["release"]) < 2.0 < 4.0 < np.mean(placed["parameters"])
+
+
 def test_generation_is_deterministic_for_a_seed():
     a = pathfinder.generate_image(32, seed=11)
     b = pathfinder.generate_image(32, seed=11)
@@ -82,9 +108,9 @@ def test_generation_is_deterministic_for_a_seed():
 
 
 def test_cli_writes_the_lra_layout_deterministically(tmp_path):
-    args = ["--size", "32", "--n", "10", "--batch-size", "4", "--workers", "1", "--quiet"]
+    args = ["--size", "32", "--n", "10", "--batch-size", "4", "--workers", "1", "--quiet", "--mode", "release"]
     assert pathfinder.main(["--out", str(tmp_path / "a"), *args]) == 0
-    pathfinder.write_dataset(tmp_path / "b", 32, n=10, batch_size=4)
+    pathfinder.write_dataset(tmp_path / "b", 32, n=10, batch_size=4, mode="release")
     folder = tmp_path / "a" / "pathfinder32" / "curv_contour_length_14"
     assert sorted(os.listdir(folder / "metadata")) == ["0.npy", "1.npy", "2.npy"]
     labels = []
@@ -152,6 +178,8 @@ def test_bad_arguments(tmp_path):
         pathfinder.generate_image(48)
     with pytest.raises(ValueError, match="difficulty"):
         pathfinder.write_dataset(tmp_path, 32, n=2, difficulty="extreme")
+    with pytest.raises(ValueError, match="mode"):
+        pathfinder.generate_image(32, mode="lra")
     with pytest.raises(ValueError, match="size"):
         pathfinder.load_pathfinder(tmp_path, size=100)
     with pytest.raises(SystemExit):

@@ -5,10 +5,12 @@
 from keras_ssm.data.pathfinder.cli import main
 from keras_ssm.data.pathfinder.generator import (
     DIFFICULTIES,
+    MODES,
     SETTINGS,
     Settings,
     balanced_labels,
     generate_image,
+    seed_orientations,
     write_dataset,
 )
 from keras_ssm.data.pathfinder.loader import (
@@ -24,6 +26,7 @@ from keras_ssm.data.pathfinder.loader import (
 )
 
 __all__ = [
-    "DIFFICULTIES", "EXPECTED_LAYOUT", "FOLDERS", "LABELS", "SCALES", "SETTINGS", "SPLITS", "Settings", "WHERE",
-    "balanced_labels", "find_folder", "generate_image", "load_pathfinder", "main", "read_metadata", "write_dataset",
+    "DIFFICULTIES", "EXPECTED_LAYOUT", "FOLDERS", "LABELS", "MODES", "SCALES", "SETTINGS", "SPLITS", "Settings",
+    "WHERE", "balanced_labels", "find_folder", "generate_image", "load_pathfinder", "main", "read_metadata",
+    "seed_orientations", "write_dataset",
 ]

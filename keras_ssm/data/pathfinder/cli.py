@@ -4,8 +4,7 @@ import argparse
 import os
 import time
 
-from keras_ssm.data.pathfinder.generator import DIFFICULTIES, SETTINGS, write_dataset
-
+from keras_ssm.data.pathfinder.generator import DIFFICULTIES, MODES, SETTINGS, write_dataset
 
 
 def main(argv=None):
@@ -20,6 +19,9 @@ def main(argv=None):
     parser.add_argument("--difficulty", default="hard", choices=list(DIFFICULTIES),
                         help="easy (6 dashes), intermediate (9), hard (14; LRA)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mode", default="parameters", choices=MODES,
+                        help="parameters: as the generator's parameters say; release: as the published generator "
+                             "behind the LRA data draws (about 1.2 of 5 distractors at 32 px; compare with papers)")
     parser.add_argument("--batch-size", type=int, default=1000, help="images per imgs/<batch> folder")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes (default: all cores); the output does not depend on it")
@@ -27,7 +29,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     start = time.perf_counter()
     folder = write_dataset(args.out, args.size, args.n, args.difficulty, args.seed,
-                           batch_size=args.batch_size, workers=args.workers, progress=not args.quiet)
+                           batch_size=args.batch_size, workers=args.workers, progress=not args.quiet,
+                           mode=args.mode)
     print(f"wrote {args.n} images to {folder} in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -23,6 +23,23 @@ distractors. Pixel-exact equality with the LRA release is not possible
 (different random streams and resampling code); the parameters, label
 semantics and difficulty match.
 
+Two modes. `"parameters"` (the default) follows the generator's parameters.
+`"release"` follows what the published generator (drewlinsley/pathfinder,
+from which the LRA data was made) actually draws: its seed search dilates the
+occupancy with a structuring element that is the seed dash's exclusion mask
+truncated to uint8 (only fully covered pixels survive), anchored at its
+centre, in OpenCV, which reads outside the image as the most negative value.
+For most orientations some image pixel then sees only the outside, the search
+reports "no free coordinates" and the whole curve is dropped (at 32 px only
+the 30 orientations -150..-121 degrees can seed), so about 1.2 of the 5
+distractors requested at the hard level are placed, and the first target
+curve always starts up and to the left. `"release"` reproduces that rule (and
+the original's rounded-up dash ends), matching the published generator's
+distractor count and ink (`benchmarks/results/pathfinder_fidelity.md`); use it
+for numbers that compare with the papers'. At 64 px 94 orientations can seed;
+at 128 px (Path-X) 354 or 360, so there the two modes nearly agree
+(`seed_orientations`).
+
 Speed (one CPU core): about 15 ms per 32 px image; about 0.5 s per 64 or
 128 px image, because with 14 dashes of 7-11 px and `continuity` 1.8 most
 target pairs hit the border and are redrawn (as in the original).
@@ -66,6 +83,7 @@ SETTINGS = {
     128: Settings(128, 1, (2, 3), 5, 1.5, 3.0, 20, 1.8, (0.9,), (1.0,), 35),
     256: Settings(256, 22, (3,), 5, 2.0, 5.0, 27, 1.8, (1.0,), (1.0,), 30),
 }
+MODES = ("parameters", "release")
 DIFFICULTIES = {
     "easy": ("curv_baseline", 6),
     "intermediate": ("curv_contour_length_9", 9),
@@ -77,11 +95,16 @@ DIFFICULTIES = {
 # Geometry helpers
 
 
-def _translate(point, distance, theta):
-    """Moves an integer point by `distance` along `theta`, rounding up (as the original)."""
+def _translate(point, distance, theta, exact=False):
+    """Moves an integer point by `distance` along `theta`, rounding up (as the original).
+
+    Unless `exact` (the original's way), round() first so that sin(pi) = 1e-16
+    does not push a coordinate up by one.
+    """
     r = point[0] + distance * math.sin(theta)
     c = point[1] + distance * math.cos(theta)
-    # round() first so that sin(pi) = 1e-16 does not push a coordinate up by one.
+    if exact:
+        return (math.ceil(r), math.ceil(c))
     return (math.ceil(round(r, 9)), math.ceil(round(c, 9)))
 
 
@@ -132,13 +155,14 @@ def _turn_weights(theta, radius, margin, continuity):
 
 
 @functools.lru_cache(maxsize=100_000)
-def _paddle_patch(theta, length, thickness, margin, antialias):
+def _paddle_patch(theta, length, thickness, margin, antialias, ceil_end=False):
     """Intensity (unit contrast) and exclusion-mask patches of one dash from the patch centre.
 
     Both are float32 squares of side `2 * h + 1`, `h = length + ceil(thickness) + margin`:
     a line of width `thickness` drawn at `antialias` times the resolution and
     downsampled with a Lanczos filter; the mask is the line dilated by a disk
-    of radius `margin` (supersampled), downsampled the same way.
+    of radius `margin` (supersampled), downsampled the same way. `ceil_end`
+    rounds the supersampled end point up to integers, as the original does.
     """
     from PIL import Image, ImageDraw
     from scipy import ndimage
@@ -148,6 +172,9 @@ def _paddle_patch(theta, length, thickness, margin, antialias):
     centre = h * antialias
     canvas = Image.new("L", (big, big), 0)
     end = (centre + length * antialias * math.cos(theta), centre + length * antialias * math.sin(theta))
+    if ceil_end:
+        row, col = _translate((centre, centre), length * antialias, theta, exact=True)
+        end = (col, row)
     ImageDraw.Draw(canvas).line([(centre, centre), end], fill=255, width=int(round(thickness * antialias)))
     line = np.asarray(canvas) > 0
     dilated = ndimage.binary_dilation(line, structure=_disk(margin * antialias)) if margin else line
@@ -170,9 +197,60 @@ class _Dash:
     front: tuple
 
 
-def _place(shape, start, theta, length, thickness, margin, antialias):
+@functools.lru_cache(maxsize=10_000)
+def _release_footprint(theta, length, thickness, margin, antialias, size):
+    """The published generator's seed-search footprint for orientation `theta`, or None.
+
+    Offsets (relative to a candidate tail) whose occupancy the original's
+    dilation reads: the pixels of the dash's exclusion mask that are fully
+    covered (its uint8 cast), the dash drawn from the element's
+    `(length + margin + 1)`-th pixel of a `2 * (length + margin) + 1` square and
+    the element anchored at its centre, so that every offset is one pixel off
+    the dash. None when the element is empty or leaves some pixel of a
+    `size`-px image reading only the outside (OpenCV's dilation pads with the
+    most negative value, and the original then finds no free coordinate).
+    """
+    _, mask, h = _paddle_patch(theta, length, thickness, margin, antialias, True)
+    k = length + margin
+    window = mask[h - k - 1:h + k, h - k - 1:h + k]
+    offsets = np.argwhere(window >= 1.0) - k
+    if not len(offsets):
+        return None
+    covered = np.zeros((size, size), bool)
+    for dr, dc in offsets:
+        covered[max(0, -dr):size - max(0, dr), max(0, -dc):size - max(0, dc)] = True
+    return offsets if covered.all() else None
+
+
+def seed_orientations(size=32, mode="release", margin=None):
+    """The integer-degree orientations a curve can start with, in an empty image.
+
+    Args:
+        size: 32, 64, 128 (Path-X) or 256.
+        mode: `"parameters"` (every orientation) or `"release"` (those the
+            published generator's seed search accepts).
+        margin: the dash margin (default: the size's first `SETTINGS` margin).
+
+    Returns:
+        A sorted list of degrees in [-180, 180).
+
+    >>> seed_orientations(32)[:3], len(seed_orientations(32)), len(seed_orientations(32, "parameters"))
+    ([-150, -149, -148], 30, 360)
+    """
+    check_choice("size", size, tuple(SETTINGS))
+    check_choice("mode", mode, MODES)
+    s = SETTINGS[size]
+    margin = s.margins[0] if margin is None else margin
+    if mode == "parameters":
+        return list(range(-180, 180))
+    return [d for d in range(-180, 180)
+            if _release_footprint(round(math.radians(d), 12), s.paddle_length, s.paddle_thickness, margin,
+                                  s.antialias, size) is not None]
+
+
+def _place(shape, start, theta, length, thickness, margin, antialias, ceil_end=False):
     """A dash from integer `start` along `theta`, cropped at the image border."""
-    intensity, mask, h = _paddle_patch(round(theta, 12), length, thickness, margin, antialias)
+    intensity, mask, h = _paddle_patch(round(theta, 12), length, thickness, margin, antialias, ceil_end)
     r, c = start
     r0, c0 = max(r - h, 0), max(c - h, 0)
     r1, c1 = min(r + h + 1, shape[0]), min(c + h + 1, shape[1])
@@ -194,10 +272,11 @@ class _Curve:
 class _Image:
     """One image under construction: intensities, occupancy, random stream."""
 
-    def __init__(self, settings, rng, margin):
+    def __init__(self, settings, rng, margin, release=False):
         self.s = settings
         self.rng = rng
         self.margin = margin
+        self.release = release
         n = settings.size
         self.shape = (n, n)
         self.image = np.zeros(self.shape, np.float32)
@@ -224,7 +303,8 @@ class _Image:
 
     def dash(self, start, theta):
         s = self.s
-        return _place(self.shape, start, theta, s.paddle_length, s.paddle_thickness, self.margin, s.antialias)
+        return _place(self.shape, start, theta, s.paddle_length, s.paddle_thickness, self.margin, s.antialias,
+                      self.release)
 
     def paint(self, dash, contrast):
         view = self.image[dash.rows, dash.cols]
@@ -249,8 +329,12 @@ class _Image:
             free = self.occupied <= 0.3
             if free.mean() < 0.01:
                 return None
-            _, mask, h = _paddle_patch(round(theta, 12), s.paddle_length, s.paddle_thickness, m, s.antialias)
-            if band:
+            if self.release:
+                spots = self._release_spots(theta, band)
+                if spots is None:  # the original gives the curve up, not just the orientation
+                    return None
+            elif band:
+                mask, h = self._seed_patch(theta)
                 # Only tails in the central square are allowed: test just those,
                 # reading the framed occupancy under the dash's footprint.
                 offsets = np.argwhere(mask > 0.3) - h
@@ -268,6 +352,7 @@ class _Image:
                     ok = ~(under > 0.3).any(axis=1)
                     spots = rows.reshape(-1)[ok] * n + cols.reshape(-1)[ok]
             else:
+                mask, h = self._seed_patch(theta)
                 blocked = ~free
                 blocked[0, :] = blocked[-1, :] = blocked[:, 0] = blocked[:, -1] = True
                 # A tail is valid when the whole dash and its margin, placed there, stay free.
@@ -280,6 +365,28 @@ class _Image:
             if curve is not None:
                 return curve
         return None
+
+    def _seed_patch(self, theta):
+        s = self.s
+        _, mask, h = _paddle_patch(round(theta, 12), s.paddle_length, s.paddle_thickness, self.margin, s.antialias)
+        return mask, h
+
+    def _release_spots(self, theta, band):
+        """Free tails as the original's seed search finds them; None where it finds none."""
+        s, n = self.s, self.shape[0]
+        offsets = _release_footprint(round(theta, 12), s.paddle_length, s.paddle_thickness, self.margin,
+                                     s.antialias, n)
+        if offsets is None:
+            return None
+        blocked = self.occupied.copy()
+        width = max(band, 1)
+        blocked[:width, :] = blocked[-width:, :] = blocked[:, :width] = blocked[:, -width:] = 1.0
+        reach = np.zeros_like(blocked)
+        for dr, dc in offsets:  # outside the image reads as nothing
+            target = reach[max(0, -dr):n - max(0, dr), max(0, -dc):n - max(0, dc)]
+            np.maximum(target, blocked[max(0, dr):n - max(0, -dr), max(0, dc):n - max(0, -dc)], out=target)
+        spots = np.flatnonzero(reach <= 0.3)
+        return spots if len(spots) else None
 
     def seed_near(self, other_tail, contrast):
         """Starts the second target curve `seed_distance` px from the first one's tail."""
@@ -298,8 +405,8 @@ class _Image:
 
     def _start(self, tail, theta, contrast):
         s, m = self.s, self.margin
-        head = _translate(tail, s.paddle_length, theta)
-        pivot = _translate(head, s.paddle_length + m, _flip(theta))
+        head = _translate(tail, s.paddle_length, theta, self.release)
+        pivot = _translate(head, s.paddle_length + m, _flip(theta), self.release)
         if not (self.inside(head) and self.inside(pivot)):
             return None
         dash = self.dash(tail, theta)
@@ -316,7 +423,7 @@ class _Image:
         """
         s, m = self.s, self.margin
         L = s.paddle_length
-        q = _translate(curve.pivot, L + 2 * m, curve.theta)
+        q = _translate(curve.pivot, L + 2 * m, curve.theta, self.release)
         offsets, directions, near = _candidates(L + m, m)
         # Occupancy dilated by a disk of radius m, read at the candidates only.
         f = self.frame
@@ -389,7 +496,7 @@ def _max_into(region, dash, other):
 # One image
 
 
-def generate_image(size=32, difficulty="hard", label=None, seed=0, max_attempts=100_000):
+def generate_image(size=32, difficulty="hard", label=None, seed=0, max_attempts=100_000, mode="parameters"):
     """Draws one Pathfinder image with its geometry.
 
     Args:
@@ -399,6 +506,9 @@ def generate_image(size=32, difficulty="hard", label=None, seed=0, max_attempts=
         label: 1 (markers on one curve), 0 (on two curves), or None (drawn).
         seed: int, or a `numpy.random.Generator`.
         max_attempts: restarts of the target curves before giving up.
+        mode: `"parameters"` (follow the generator's parameters) or
+            `"release"` (draw as the published generator behind the LRA
+            data does; see the module docstring).
 
     Returns:
         `(image, label, geometry)`: uint8 `(size, size)` (each image
@@ -416,6 +526,7 @@ def generate_image(size=32, difficulty="hard", label=None, seed=0, max_attempts=
     """
     check_choice("size", size, tuple(SETTINGS))
     check_choice("difficulty", difficulty, tuple(DIFFICULTIES))
+    check_choice("mode", mode, MODES)
     s = SETTINGS[size]
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if label is None:
@@ -424,8 +535,9 @@ def generate_image(size=32, difficulty="hard", label=None, seed=0, max_attempts=
     distractor_length = contour_length // 3
     num_distractors = s.distractor_budget // distractor_length
     margin = int(s.margins[rng.integers(len(s.margins))])
+    release = mode == "release"
     for _ in range(max_attempts):
-        canvas = _Image(s, rng, margin)
+        canvas = _Image(s, rng, margin, release)
         means = list(s.snake_contrasts) * 2
         rng.shuffle(means)
         means = means[:2]
@@ -436,15 +548,17 @@ def generate_image(size=32, difficulty="hard", label=None, seed=0, max_attempts=
         ok = True
         for _ in range(contour_length - 1):
             contrast = s.paddle_contrasts[rng.integers(len(s.paddle_contrasts))]
-            if not (canvas.extend(first, contrast * means[0], others=(second,))
-                    and canvas.extend(second, contrast * means[1], others=(first,))):
+            # The original lets each target curve ignore the other's newest dash.
+            if not (canvas.extend(first, contrast * means[0], others=() if release else (second,))
+                    and canvas.extend(second, contrast * means[1], others=() if release else (first,))):
                 ok = False
                 break
         if ok:
             break
     else:
         raise RuntimeError(f"could not place the two target curves in {max_attempts} attempts.")
-    canvas.commit(first.pending)
+    if not release:  # the original leaves the first curve's last dash out of the occupancy
+        canvas.commit(first.pending)
     canvas.commit(second.pending)
     distractors = []
     for _ in range(num_distractors):
@@ -497,13 +611,14 @@ def _write_batch(job):
     """Writes one `imgs/<batch>/` folder; returns its metadata lines."""
     from PIL import Image
 
-    folder, size, difficulty, seed, batch, first, labels = job
+    folder, size, difficulty, seed, batch, first, labels, mode = job
     s = SETTINGS[size]
     contour_length = DIFFICULTIES[difficulty][1]
     os.makedirs(os.path.join(folder, "imgs", str(batch)), exist_ok=True)
     lines = []
     for i, label in enumerate(labels):
-        image, label, geometry = generate_image(size, difficulty, int(label), _image_seed(seed, size, difficulty, first + i))
+        image, label, geometry = generate_image(size, difficulty, int(label),
+                                                _image_seed(seed, size, difficulty, first + i), mode=mode)
         Image.fromarray(image, mode="L").save(os.path.join(folder, "imgs", str(batch), f"sample_{i}.png"))
         lines.append(
             f"imgs/{batch} sample_{i}.png {i} {label} {s.continuity:g} {contour_length} "
@@ -514,7 +629,7 @@ def _write_batch(job):
 
 
 def write_dataset(out, size=32, n=200_000, difficulty="hard", seed=0, *, batch_size=1000,
-                  workers=1, progress=False):
+                  workers=1, progress=False, mode="parameters"):
     """Generates `n` images into `out/pathfinder<size>/<difficulty folder>/` (LRA layout).
 
     Image `k` is drawn from its own seed (`seed`, `size`, `difficulty`, `k`), so the
@@ -530,6 +645,7 @@ def write_dataset(out, size=32, n=200_000, difficulty="hard", seed=0, *, batch_s
         batch_size: images per `imgs/<batch>` folder and metadata file.
         workers: processes (1 = this process).
         progress: show a progress bar (tqdm) on stderr.
+        mode: `"parameters"` or `"release"` (see `generate_image`).
 
     Returns:
         The difficulty folder that was written.
@@ -546,10 +662,11 @@ def write_dataset(out, size=32, n=200_000, difficulty="hard", seed=0, *, batch_s
     check_positive_int("n", n)
     check_positive_int("batch_size", batch_size)
     check_positive_int("workers", workers)
+    check_choice("mode", mode, MODES)
     folder = os.path.join(out, f"pathfinder{size}", DIFFICULTIES[difficulty][0])
     os.makedirs(os.path.join(folder, "metadata"), exist_ok=True)
     labels = balanced_labels(n, seed)
-    jobs = [(folder, size, difficulty, seed, b, first, labels[first:first + batch_size])
+    jobs = [(folder, size, difficulty, seed, b, first, labels[first:first + batch_size], mode)
             for b, first in enumerate(range(0, n, batch_size))]
     bar = None
     if progress:
