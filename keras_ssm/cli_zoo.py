@@ -81,6 +81,9 @@ def evaluate_command(args):
     mismatches, skipped = 0, []
     for name in names:
         meta = zoo.describe(name)
+        if args.all and args.rate and "sample_rate" not in meta["input"]:
+            skipped.append(name)  # --all with --rate: audio presets only
+            continue
         for rate in args.rate or [None]:
             try:
                 result = evaluate_preset(name, args.data, sample_rate=rate, split=args.split, verbose=args.verbose)

@@ -6,9 +6,9 @@
 `RUNS/NAME_stage2`, ... when training went on): the `best.keras` of the
 stage with the best validation accuracy (the test split chooses nothing)
 becomes the preset; its test accuracy is measured here on `--data` with
-`keras_ssm.zoo.evaluation.evaluate_preset`, and the card, learning curve and
-throughput (training tokens per second, from the epoch times) are written
-beside it.
+`keras_ssm.zoo.evaluation.evaluate_preset` (and on the bundled subset, for
+the main job's comparison), and the card, learning curve and throughput
+(training tokens per second, from the epoch times) are written beside it.
 """
 
 import argparse
@@ -32,6 +32,10 @@ LAYER_NAMES = {"s4d": "S4D-LegS (Gu et al., NeurIPS 2022)", "dss": "DSS (Gupta e
                "s5": "S5 (Smith et al., ICLR 2023)"}
 # The papers' test accuracy on each task (`../shared/research/anchors-ssm.md` §2.11).
 PAPERS = {"text": {"S4D-LegS": 86.18, "S4D-Inv": 87.34, "DSS-softmax": 84.8, "S5": 89.31}}
+# What the papers trained with (`../shared/research/anchors-ssm.md` §1.12, §2.10, §3.4).
+COMPUTE = {"text": "The papers train 4-6 layers of width 128-256 (S4D: 6 x 256, 32 epochs; S5: 6 x 256, 35 "
+                   "epochs; DSS: 4 x 128, 40 epochs, 20 min on one A100) on a GPU."}
+SUBSETS = {"text": os.path.join("examples", "data", "imdb_test")}  # bundled by scripts/bundle_imdb_test.py
 TASKS = {
     "text": {
         "description": "LRA Text: byte-level IMDB sentiment (2 classes), reviews truncated to 4,096 bytes",
@@ -72,13 +76,15 @@ logits = model(tokens)                        # int32 (batch, length): byte + 1,
 
 | | accuracy |
 |---|---|
-| **{meta['name']}** ({meta['parameters']:,} parameters) | **{100 * m['accuracy']:.2f} %** |
+| **{meta['name']}** ({meta['parameters']:,} parameters) | **{100 * m['accuracy']:.2f} %** ({m['examples']:,} reviews) |
+| the same on the bundled `{m['subsets'][0]['data']}` | {100 * m['subsets'][0]['accuracy']:.2f} % ({m['subsets'][0]['examples']} reviews) |
 | the papers (LRA Text) | {papers} |
 
-Gap to the best paper figure: {best_paper - 100 * m['accuracy']:.1f} points. The papers train 6 layers of width
-256 for 32-50 epochs on GPUs; this preset is {a['depth']} layers of width {a['width']}, trained {t['epochs']} epoch(s)
-in {t['seconds'] / 60:.0f} min on {t['hardware']} ({t['tokens_per_second']:,.0f} training tokens per second): the gap is
-compute. Reproduce: `{meta['evaluate']}`.
+Gap to the best paper figure: {best_paper - 100 * m['accuracy']:.1f} points ({max(PAPERS[meta['lra_task']]['S4D-LegS'] - 100 * m['accuracy'], 0):.1f}
+to S4D-LegS). {COMPUTE[meta['lra_task']]} This preset is {a['depth']} layers of width {a['width']}
+(state size {a['layer_kwargs'].get('state_dim', '-')}), trained {t['epochs']} epoch(s) in {t['seconds'] / 60:.0f} min on {t['hardware']}
+({t['tokens_per_second']:,.0f} training tokens per second, padding excluded). Reproduce the figure:
+`{meta['evaluate']}`.
 
 ## Model
 
@@ -147,8 +153,12 @@ def publish(name, runs, data_dir, out_root):
     folder = os.path.join(out_root, name)
     zoo.save_preset(model, folder, meta)
     result = evaluate_preset(folder, data_dir, verbose=1)
-    meta["metrics"] = {"accuracy": result["accuracy"], "examples": result["examples"]}
-    print(f"{name}: {result['correct']}/{result['examples']} = {100 * result['accuracy']:.2f} %")
+    subset = evaluate_preset(folder, SUBSETS[task], verbose=0)
+    meta["metrics"] = {"accuracy": result["accuracy"], "examples": result["examples"],
+                       "subsets": [{"data": SUBSETS[task], "accuracy": subset["accuracy"],
+                                    "examples": subset["examples"]}]}
+    print(f"{name}: {result['correct']}/{result['examples']} = {100 * result['accuracy']:.2f} %; "
+          f"{SUBSETS[task]}: {subset['correct']}/{subset['examples']}")
     cards.plot_learning_curve(cards.read_history([os.path.join(d, "metrics.csv") for d in dirs]),
                               os.path.join(folder, "learning_curve.png"), name, "validation (10 % of train)")
     meta["parameters"] = int(model.count_params())

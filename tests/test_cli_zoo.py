@@ -36,6 +36,17 @@ KEYWORD_METADATA = {
 }
 
 
+TEXT_METADATA = {
+    "task": "text-classification",
+    "labels": ["negative", "positive"],
+    "input": {"shape": [None], "dtype": "int32", "vocab_size": 257},
+    "data": {"name": "none", "task": "text"},
+    "architecture": {"layer": "s4d"},
+    "metrics": {},
+    "evaluate": "python -m keras_ssm zoo evaluate tiny_text --data DIR",
+}
+
+
 @pytest.fixture(scope="module")
 def presets(tmp_path_factory):
     """A bundled root with one untrained, causal, pooled S5 preset whose
@@ -54,6 +65,9 @@ def presets(tmp_path_factory):
     keyword = SSMClassifier(SSMBackbone("s5", depth=1, width=8, input_dim=1, frontend={"sample_rate": 16000},
                                         layer_kwargs={"state_dim": 4}), num_classes=3)
     zoo.save_preset(keyword, root / "tiny_kws", KEYWORD_METADATA)
+    text = SSMClassifier(SSMBackbone("s4d", depth=1, width=8, vocab_size=257, layer_kwargs={"state_dim": 4}),
+                         num_classes=2)
+    zoo.save_preset(text, root / "tiny_text", TEXT_METADATA)
     return root, data_dir, model
 
 
@@ -74,7 +88,8 @@ def test_list_and_describe(bundled, capsys):
     header, rule, *rows = out.strip().splitlines()
     assert header.split() == ["name", "task", "layer", "params", "accuracy", "data"]
     assert [row.split()[:3] for row in rows] == [["tiny_kws", "keyword-spotting", "s5"],
-                                                 ["tiny_s5", "audio-classification", "s5"]]
+                                                 ["tiny_s5", "audio-classification", "s5"],
+                                                 ["tiny_text", "text-classification", "s4d"]]
     code, out = run(capsys, "zoo", "describe", "tiny_s5")
     assert code == 0 and json.loads(out)["data"]["task"] == "fsdd"
 
@@ -87,7 +102,9 @@ def test_evaluate_reproduces_the_metadata_and_flags_a_mismatch(bundled, capsys, 
     rows = [line.split() for line in out.strip().splitlines()[2:]]
     assert [r[2] for r in rows] == ["8000", "4000"] and all(r[-1] == "yes" for r in rows)
     code, out = run(capsys, "zoo", "evaluate", "--all", "--data", data_dir, "--verbose", "0")
-    assert code == 0 and "not evaluated: tiny_kws" in out  # --all: the presets whose data DIR holds
+    assert code == 0 and "not evaluated: tiny_kws, tiny_text" in out  # --all: the presets whose data DIR holds
+    code, out = run(capsys, "zoo", "evaluate", "--all", "--data", data_dir, "--rate", "4000", "--verbose", "0")
+    assert code == 0 and "not evaluated: tiny_kws, tiny_text" in out  # a rate: audio presets only
     wrong = zoo.save_preset(model, tmp_path / "wrong", {**METADATA, "metrics": {"accuracy": 1.5}})
     code, out = run(capsys, "zoo", "evaluate", str(wrong), "--data", data_dir, "--verbose", "0")
     assert code == 1 and out.strip().splitlines()[-1].split()[-1] == "NO"

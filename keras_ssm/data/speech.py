@@ -483,6 +483,8 @@ def _read_fsdd_npz(root):
         if split == "train" and not os.path.isfile(os.path.join(root, "train.npz")):
             continue
         with np.load(os.path.join(root, f"{split}.npz")) as z:
+            if not {"audio", "offsets", "labels", "index"} <= set(z.files):
+                raise missing_data("fsdd", root, FSDD_LAYOUT, FSDD_WHERE + f"\n({split}.npz holds {sorted(z.files)})")
             if "sample_rate" in z and int(z["sample_rate"]) != FSDD_RATE:
                 raise ValueError(f"{root}/{split}.npz: expected {FSDD_RATE} Hz, got {int(z['sample_rate'])}.")
             clips += concatenated_records(z, "audio")

@@ -14,7 +14,8 @@ Three source layouts are recognised under `data_dir`:
   (`train/unsup` is ignored);
 - a TFDS data dir holding a prepared `imdb_reviews` (`plain_text` config);
 - numpy files `train.npz` / `test.npz` with `text_bytes` (uint8, all reviews
-  concatenated), `offsets` (int64 `(n + 1,)`) and `labels`.
+  concatenated), `offsets` (int64 `(n + 1,)`) and `labels`; `test.npz` alone
+  is a test-only folder (the train and validation datasets are None).
 
 IMDB has no validation split. By default a seeded, class-stratified 10 % of
 train is held out as validation; `validation_fraction=None` follows LRA and
@@ -50,7 +51,8 @@ EXPECTED_LAYOUT = """\
   one of
   - DATA_DIR/[aclImdb/]{train,test}/{pos,neg}/*.txt   (the aclImdb_v1 archive, unpacked)
   - DATA_DIR/imdb_reviews/plain_text/<version>/         (a TFDS data dir with imdb_reviews prepared)
-  - DATA_DIR/{train,test}.npz with text_bytes, offsets, labels"""
+  - DATA_DIR/{train,test}.npz with text_bytes, offsets, labels
+    (test.npz alone: the test split only, as the copy bundled for the zoo's evaluation)"""
 WHERE = (
     "the Large Movie Review Dataset, https://ai.stanford.edu/~amaas/data/sentiment/ "
     "(aclImdb_v1.tar.gz), or `tfds.load('imdb_reviews', data_dir=DATA_DIR)` on a machine with network."
@@ -92,7 +94,12 @@ def _read_aclimdb(root):
 def _read_npz(root):
     splits = {}
     for split in ("train", "test"):
+        if split == "train" and not os.path.isfile(os.path.join(root, "train.npz")):
+            splits[split] = ([], np.zeros(0, np.int32))  # a test-only folder
+            continue
         with np.load(os.path.join(root, f"{split}.npz")) as z:
+            if not {"text_bytes", "offsets", "labels"} <= set(z.files):
+                raise missing_data("text", root, EXPECTED_LAYOUT, WHERE + f"\n({split}.npz holds {sorted(z.files)})")
             texts, labels = [r.tobytes() for r in concatenated_records(z, "text_bytes")], z["labels"]
         splits[split] = (texts, labels.astype(np.int32))
     return splits
@@ -121,7 +128,10 @@ def detect_layout(data_dir):
     for root in (data_dir, os.path.join(data_dir, "aclImdb")):
         if all(os.path.isdir(os.path.join(root, s, p)) for s in ("train", "test") for p in LABELS):
             return "aclimdb", root
-    return tfds_or_npz_layout(data_dir, "imdb_reviews")
+    layout, root = tfds_or_npz_layout(data_dir, "imdb_reviews")
+    if layout is None and os.path.isfile(os.path.join(data_dir, "test.npz")):
+        return "npz", data_dir
+    return layout, root
 
 
 def load_text(
@@ -179,11 +189,14 @@ def load_text(
         raise missing_data("text", data_dir, EXPECTED_LAYOUT, WHERE)
     reader = {"aclimdb": _read_aclimdb, "tfds": _read_tfds, "npz": _read_npz}[layout]
     raw = reader(root)
-    if not len(raw["train"][1]) or not len(raw["test"][1]):
+    test_only = layout == "npz" and not os.path.isfile(os.path.join(root, "train.npz"))
+    if (not test_only and not len(raw["train"][1])) or not len(raw["test"][1]):
         raise missing_data("text", data_dir, EXPECTED_LAYOUT, WHERE + "\n(a split is empty)")
 
     train_texts, train_labels = raw["train"]
-    if validation_fraction is None:
+    if test_only:
+        parts = {"train": None, "validation": None, "test": raw["test"]}
+    elif validation_fraction is None:
         parts = {"train": raw["train"], "validation": raw["test"], "test": raw["test"]}
     else:
         keep, held = holdout_split(train_labels, validation_fraction, split_seed)
@@ -194,8 +207,8 @@ def load_text(
         }
     # Stored as raw bytes (uint8); the +1 shift happens per example.
     truncated = (
-        (split, ([np.frombuffer(t[:max_length], np.uint8) for t in texts], labels))
-        for split, (texts, labels) in parts.items()
+        (split, None if part is None else ([np.frombuffer(t[:max_length], np.uint8) for t in part[0]], part[1]))
+        for split, part in parts.items()
     )
     datasets, sizes = sequence_datasets(
         truncated, lambda rows, i: tf.cast(rows[i], tf.int32) + 1, dtype=np.uint8,

@@ -46,11 +46,13 @@ class ClassifierStream:
     they are always those of the full pass over everything heard so far.
     The whole strides go through `SSMClassifier.chunk` from the carried
     state, compiled once per shape (`jax.jit`, `tf.function`; torch runs
-    eagerly without autograd). `finish(rest)` closes the stream.
+    eagerly without autograd). `finish(rest)` closes the stream. A token
+    classifier (a backbone with `vocab_size`) streams int32 token ids
+    `(batch, chunk_size)` the same way.
 
     Args:
         model: an `SSMClassifier` with a causal backbone.
-        chunk_size: samples per chunk, any positive integer.
+        chunk_size: samples (or tokens) per chunk, any positive integer.
         batch_size: streams run side by side.
 
     Attributes:
@@ -80,6 +82,8 @@ class ClassifierStream:
         check_positive_int("batch_size", batch_size)
         self.model, self.chunk_size, self.batch_size = model, chunk_size, batch_size
         self.stride = model.backbone.stride
+        self.tokens = getattr(model.backbone, "vocab_size", None) is not None
+        self._dtype, self._rank = ("int32", 2) if self.tokens else ("float32", 3)
         state = model.get_initial_state(batch_size)
         self._frames = state["backbone"]["frames"]
         self._state = _arrays(state)
@@ -110,13 +114,15 @@ class ClassifierStream:
         return chunk[:, :whole], chunk[:, whole:]
 
     def __call__(self, chunk):
-        """Feeds `(batch, chunk_size, features)` samples; returns the logits
-        `(batch, classes)` of the stream so far as numpy."""
-        chunk = np.asarray(chunk, "float32")
-        if chunk.ndim != 3 or chunk.shape[:2] != (self.batch_size, self.chunk_size):
+        """Feeds `(batch, chunk_size, features)` samples (token ids `(batch,
+        chunk_size)`); returns the logits `(batch, classes)` of the stream so
+        far as numpy."""
+        chunk = np.asarray(chunk, self._dtype)
+        if chunk.ndim != self._rank or chunk.shape[:2] != (self.batch_size, self.chunk_size):
+            expected = f"({self.batch_size}, {self.chunk_size}{'' if self.tokens else ', features'})"
             raise ValueError(
-                f"`chunk` must have shape ({self.batch_size}, {self.chunk_size}, features), got "
-                f"{chunk.shape}; close the stream with `finish` for a shorter last chunk."
+                f"`chunk` must have shape {expected}, got {chunk.shape}; close the stream with `finish` "
+                "for a shorter last chunk."
             )
         start = time.perf_counter()
         whole, rest = self._take(chunk)
@@ -137,10 +143,10 @@ class ClassifierStream:
         returns the logits of the whole stream, equal to the full pass."""
         start = time.perf_counter()
         if rest is not None and np.shape(rest)[1]:
-            rest = np.asarray(rest, "float32")
+            rest = np.asarray(rest, self._dtype)
             self.samples += rest.shape[1]
         else:
-            rest = np.zeros((self.batch_size, 0, 1), "float32")
+            rest = np.zeros((self.batch_size, 0) + (() if self.tokens else (1,)), self._dtype)
         if self._pending is not None:
             rest = np.concatenate([self._pending, rest], axis=1)
         self._pending = None

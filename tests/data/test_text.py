@@ -83,6 +83,15 @@ def test_truncation_and_buckets(tmp_path):
     assert data.num_examples == {"train": 10, "validation": 4, "test": 4}
 
 
+def test_a_test_only_folder(tmp_path):
+    _write_npz(tmp_path)
+    (tmp_path / "train.npz").unlink()
+    data = text.load_text(tmp_path, batch_size=16, shuffle=False)
+    assert data.train is None and data.validation is None
+    assert data.num_examples == {"train": 0, "validation": 0, "test": 4}
+    assert sorted(all_labels(data.test).tolist()) == [0, 0, 1, 1]
+
+
 def test_fit_one_step(tmp_path):
     _write_aclimdb(tmp_path)
     fit_one_step(text.load_text(tmp_path, batch_size=4, max_length=256))

@@ -1,5 +1,5 @@
 """Every bundled preset exports (sequence and streaming, ONNX and LiteRT) and
-agrees with its Keras model in the runtime, on random audio and real clips."""
+agrees with its Keras model in the runtime, on random inputs and real clips or reviews."""
 
 import os
 import subprocess
@@ -14,7 +14,9 @@ from keras_ssm import cli, export, zoo
 pytestmark = pytest.mark.export
 ON_TF = keras.backend.backend() == "tensorflow"
 needs_tf = pytest.mark.skipif(not ON_TF, reason="exports run on TensorFlow; the CLI test re-runs it from here")
-CLIPS = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "data", "fsdd_test", "test.npz")
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "data")
+CLIPS = os.path.join(EXAMPLES, "fsdd_test", "test.npz")
+REVIEWS = os.path.join(EXAMPLES, "imdb_test", "test.npz")
 
 
 def real_clips(count=4, length=1024):
@@ -29,9 +31,33 @@ def real_clips(count=4, length=1024):
     return x, mask
 
 
+def real_reviews(count=4, length=1024):
+    """Byte ids (byte + 1, 0 = padding) of the first bundled IMDB test reviews."""
+    tokens = np.zeros((count, length), np.int32)
+    with np.load(REVIEWS) as z:
+        for i in range(count):
+            review = z["text_bytes"][z["offsets"][i] : z["offsets"][i + 1]][:length]
+            tokens[i, : len(review)] = review.astype(np.int32) + 1
+    return tokens
+
+
+def real_inputs(metadata):
+    """`(feeds of the export, the Keras model's input)` for the preset's kind of input."""
+    if "vocab_size" in metadata["input"]:
+        tokens = real_reviews()
+        return {"tokens": tokens}, tokens
+    x, mask = real_clips()
+    return {"inputs": x, "padding_mask": mask}, (x, mask)
+
+
+def vocab_size(name):
+    return zoo.describe(name)["input"].get("vocab_size")
+
+
 # Every preset to ONNX; LiteRT for one preset of each kind (the same graph; the CI's time is kept).
+LITERT = ("fsdd_s5", "speech_commands12_s5", "lra_text_s4d")
 CASES = [(name, "onnx") for name in zoo.list_presets()] + [
-    (name, "litert") for name in ("fsdd_s5", "speech_commands12_s5") if name in zoo.list_presets()]
+    (name, "litert") for name in LITERT if name in zoo.list_presets()]
 
 
 @needs_tf
@@ -40,10 +66,10 @@ def test_preset_sequence_form(tmp_path, name, format):
     model = zoo.load(name)
     path = os.path.join(str(tmp_path), name + (".onnx" if format == "onnx" else ".tflite"))
     description = export.export_model(model, path, format=format, length=1024)
-    assert export.verify(model, path, description) <= 1e-4
-    x, mask = real_clips()
-    logits = export.ExportedModel(path)(inputs=x, padding_mask=mask)["logits"]
-    expected = keras.ops.convert_to_numpy(model((x, mask)))
+    assert export.verify(model, path, description, vocab_size=vocab_size(name)) <= 1e-4
+    feeds, inputs = real_inputs(zoo.describe(name))
+    logits = export.ExportedModel(path)(**feeds)["logits"]
+    expected = keras.ops.convert_to_numpy(model(inputs))
     assert export.verification.relative_error(logits, expected) <= 1e-4
     assert (logits.argmax(-1) == expected.argmax(-1)).all()
 
@@ -53,9 +79,9 @@ def test_preset_sequence_form(tmp_path, name, format):
 def test_preset_streaming_form(tmp_path, name, format):
     model = zoo.load(name)
     path = os.path.join(str(tmp_path), name + (".onnx" if format == "onnx" else ".tflite"))
-    chunk = model.backbone.stride * 4  # 128 samples (16 ms) for FSDD, 640 (40 ms) for the keyword spotters
+    chunk = model.backbone.stride * 4  # 128 samples (16 ms) for FSDD, 640 (40 ms) for the keyword spotters, 4 bytes
     description = export.export_model(model, path, format=format, streaming=True, chunk_size=chunk)
-    assert export.verify(model, path, description, chunks=5) <= 1e-4
+    assert export.verify(model, path, description, chunks=5, vocab_size=vocab_size(name)) <= 1e-4
 
 
 @pytest.mark.skipif(keras.backend.backend() == "jax", reason="the re-run on TensorFlow is tested from torch (CI time)")

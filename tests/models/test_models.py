@@ -38,6 +38,21 @@ def test_model_streaming_equals_full_pass(name, pooling):
             np.testing.assert_allclose(numpy(logits)[[0, 2]], full, atol=1e-5)
 
 
+def test_token_stream_by_chunks_equals_full_pass():
+    from keras_ssm.models.streaming import ClassifierStream
+
+    keras.utils.set_random_seed(0)
+    model = classifier("s4d")
+    x = tokens()[[0, 2]]
+    stream = ClassifierStream(model, chunk_size=7, batch_size=2)
+    for start in range(0, 28, 7):
+        logits = stream(x[:, start : start + 7])
+    np.testing.assert_allclose(logits, numpy(model(x[:, :28])), atol=1e-5)
+    np.testing.assert_allclose(stream.finish(x[:, 28:]), numpy(model(x)), atol=1e-5)
+    with pytest.raises(ValueError, match=r"\(2, 7\)"):
+        stream(x[:, :7, None])
+
+
 def test_padding_does_not_change_predictions():
     model = classifier("s5", activation="half_glu2", norm="layer")
     x = tokens()

@@ -19,6 +19,7 @@ PINNED = read_pinned()
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FSDD_TEST = os.path.join(ROOT, "examples", "data", "fsdd_test")
 SC_TEST = os.path.join(ROOT, "examples", "data", "speech_commands12_test")
+LRA = [p for p in PRESETS if p.startswith("lra_")]
 
 
 def numpy(x):
@@ -66,15 +67,15 @@ def test_padded_batch_streaming_and_rates(name):
     alone = numpy(model(x[1:, :700]))
     tolerance = {"rtol": 1e-5, "atol": 1e-5 * np.abs(alone).max()}  # float32 round-off on logits of ~10
     np.testing.assert_allclose(numpy(model(model_inputs(metadata)))[1:], alone, **tolerance)
-    if name not in AUDIO:
-        return
     # Streamed by chunks of 3.5 strides (so a half stride waits for the next chunk; few compiled
-    # shapes), the clip gives the full pass's logits.
-    chunk = model.backbone.stride * 7 // 2
+    # shapes; 96 tokens for a token preset), the clip gives the full pass's logits.
+    chunk = model.backbone.stride * 7 // 2 if name in AUDIO else 96
     stream = ClassifierStream(model, chunk_size=chunk)
     for start in range(0, 700 // chunk * chunk, chunk):
         stream(x[1:, start : start + chunk])
     np.testing.assert_allclose(stream.finish(x[1:, 700 // chunk * chunk : 700]), alone, **tolerance)
+    if name not in AUDIO:
+        return
     rate = metadata["input"]["sample_rate"]
     half = zoo.load(name, sample_rate=rate // 2).backbone
     if half.frontend is None:  # half the rate: steps x 2; a front end takes the new rate itself
@@ -109,3 +110,16 @@ def test_keyword_presets_reproduce_their_bundled_subset_accuracy(name, rate):
     assert result["examples"] == 120
     assert result["accuracy"] == pytest.approx(subset[key], abs=1e-6)
     assert metadata["detection"]["window_seconds"] == 1.0 and metadata["task"] == "keyword-spotting"
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the pinned logits hold the other backends (CI time)")
+@pytest.mark.parametrize("name", LRA)
+def test_lra_presets_reproduce_their_bundled_subset_accuracy(name):
+    metadata = zoo.describe(name)
+    subset = metadata["metrics"]["subsets"][0]
+    result = evaluate_preset(name, os.path.join(ROOT, subset["data"]), verbose=0)
+    assert result["examples"] == subset["examples"] < metadata["metrics"]["examples"]
+    assert result["accuracy"] == pytest.approx(subset["accuracy"], abs=1e-6)
+    assert metadata["data"]["task"] == metadata["lra_task"] and "test" in metadata["data"]["split"]
+    assert metadata["training"]["command"].startswith("python -m keras_ssm train examples/recipes/")
+    assert {"tokens_per_second", "seconds", "hardware", "epochs"} <= set(metadata["training"])
