@@ -26,8 +26,8 @@ def numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
-def test_the_zoo_has_the_fsdd_and_keyword_presets():
-    assert {"fsdd_s4d", "fsdd_dss", "fsdd_s5", "speech_commands12_s5"} <= set(PRESETS)
+def test_the_zoo_has_the_fsdd_keyword_and_lra_presets():
+    assert {"fsdd_s4d", "fsdd_dss", "fsdd_s5", "speech_commands12_s5", "lra_text_s4d"} <= set(PRESETS)
 
 
 @pytest.mark.parametrize("name", PRESETS)
