@@ -73,7 +73,7 @@ def report(rows, requested, usable, reference_usable):
     return "\n".join(lines)
 
 
-def plot(runs, path):
+def plot(runs, requested, path):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,7 +83,7 @@ def plot(runs, path):
     bins = np.linspace(0.15, 0.65, 41)
     for name, run in runs.items():
         axes[0].hist(run["ink"], bins=bins, histtype="step", density=True, label=name)
-        counts = np.bincount(run["distractors_placed"], minlength=6)
+        counts = np.bincount(run["distractors_placed"], minlength=requested + 1)
         axes[1].plot(np.arange(len(counts)), counts / counts.sum(), marker="o", label=name)
     axes[0].set(xlabel="ink (share of non-zero pixels)", ylabel="density", title="ink per image")
     axes[1].set(xlabel="distractor curves placed", ylabel="share of images", title="distractors per image")
@@ -110,7 +110,7 @@ def main(argv=None):
     (out / "pathfinder_fidelity.json").write_text(json.dumps(
         {"rows": rows, "usable_orientations": usable,
          "reference_usable_orientations": reference["usable_seed_orientations"]}, indent=1))
-    plot(runs, out / "pathfinder_fidelity.png")
+    plot(runs, requested, out / "pathfinder_fidelity.png")
     print((out / "pathfinder_fidelity.md").read_text())
 
 

@@ -190,8 +190,7 @@ def rewrite_card(name, out_root):
     """Re-writes a published preset's card from its stored metadata (no re-evaluation)."""
     folder = os.path.join(out_root, name)
     meta = zoo.describe(folder)
-    for key in ("files", "keras_ssm_version", "saved_with"):
-        meta.pop(key, None)
+    meta.pop("files")  # save_preset lists the files anew
     model = zoo.load(folder)  # verified against the card it was published with
     cards.write(folder, card(meta))
     zoo.save_preset(model, folder, meta)
