@@ -29,7 +29,8 @@ Source layouts recognised under `data_dir`:
   `test_batch.bin`);
 - a TFDS data dir with `cifar10` prepared;
 - `train.npz` / `test.npz` holding JPEG files (`jpeg_bytes`, `offsets`,
-  `labels`, `class_names`), decoded with Pillow.
+  `labels`, `class_names`), decoded with Pillow; `test.npz` alone is a
+  test-only folder (the train and validation datasets are None).
 
 The CIFAR "python version" is not read: its batches are pickles, and
 keras_ssm loads no pickle. Use the binary version of the same archive.
@@ -66,7 +67,8 @@ EXPECTED_LAYOUT = """\
   one of
   - DATA_DIR/[cifar-10-batches-bin/]data_batch_{1..5}.bin, test_batch.bin   (CIFAR-10 binary version)
   - DATA_DIR/cifar10/<version>/                                             (a TFDS data dir with cifar10 prepared)
-  - DATA_DIR/{train,test}.npz with jpeg_bytes, offsets, labels               (CIFAR-10 as JPEG files)"""
+  - DATA_DIR/{train,test}.npz with jpeg_bytes, offsets, labels               (CIFAR-10 as JPEG files)
+    (test.npz alone: the test split only, as the copy bundled for the zoo's evaluation)"""
 WHERE = "CIFAR-10, https://www.cs.toronto.edu/~kriz/cifar.html (the binary version; the python version is pickled and not read)."
 
 _TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -104,7 +106,12 @@ def _read_npz(root):
 
     splits = {}
     for split in ("train", "test"):
+        if split == "train" and not os.path.isfile(os.path.join(root, "train.npz")):
+            splits[split] = None  # a test-only folder
+            continue
         with np.load(os.path.join(root, f"{split}.npz")) as z:
+            if not {"jpeg_bytes", "offsets", "labels"} <= set(z.files):
+                raise missing_data("image", root, EXPECTED_LAYOUT, WHERE + f"\n({split}.npz holds {sorted(z.files)})")
             files, labels = concatenated_records(z, "jpeg_bytes"), z["labels"]
         images = [np.asarray(Image.open(io.BytesIO(f.tobytes())).convert("RGB")) for f in files]
         splits[split] = (np.stack(images).astype(np.uint8), labels.astype(np.int32))
@@ -117,7 +124,10 @@ def detect_layout(data_dir):
         names = [n + ".bin" for n in _TRAIN_FILES] + ["test_batch.bin"]
         if all(os.path.isfile(os.path.join(root, n)) for n in names):
             return "binary", root
-    return tfds_or_npz_layout(data_dir, "cifar10")
+    layout, root = tfds_or_npz_layout(data_dir, "cifar10")
+    if layout is None and os.path.isfile(os.path.join(data_dir, "test.npz")):
+        return "npz", data_dir
+    return layout, root
 
 
 def to_grayscale(images):
@@ -215,17 +225,19 @@ def load_image(
         images = to_grayscale(images) if grayscale else images
         return images.reshape(len(images), 32 * 32, images.shape[-1])
 
-    train_x, train_y = raw["train"]
-    keep, held = holdout_split(train_y, validation_fraction, split_seed)
-    train_x = sequences(train_x)
-    parts = {
-        "train": (train_x[keep], train_y[keep]),
-        "validation": (train_x[held], train_y[held]),
-        "test": (sequences(raw["test"][0]), raw["test"][1]),
-    }
+    parts = {"train": None, "validation": None, "test": (sequences(raw["test"][0]), raw["test"][1])}
+    if raw["train"] is not None:
+        train_x, train_y = raw["train"]
+        keep, held = holdout_split(train_y, validation_fraction, split_seed)
+        train_x = sequences(train_x)
+        parts.update(train=(train_x[keep], train_y[keep]), validation=(train_x[held], train_y[held]))
     transform = pixel_transform(scale)
     datasets, sizes = {}, {}
-    for split, (x, y) in parts.items():
+    for split, part in parts.items():
+        if part is None:
+            datasets[split], sizes[split] = None, 0
+            continue
+        x, y = part
         x_t, y_t = tf.constant(x), tf.constant(y)
 
         def element(i, x_t=x_t, y_t=y_t):

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ssm.layers.base import check_positive_int
+from keras_ssm.layers.base import SSMLayer, check_positive_int
 
 
 def _arrays(state):
@@ -80,6 +80,12 @@ class ClassifierStream:
     def __init__(self, model, chunk_size, batch_size=1):
         check_positive_int("chunk_size", chunk_size)
         check_positive_int("batch_size", batch_size)
+        if any(isinstance(layer, SSMLayer) and layer.bidirectional for layer in model._flatten_layers()):
+            raise ValueError(
+                "`model`: ClassifierStream needs a causal model, and this one has bidirectional SSM layers "
+                "(they read the whole sequence backwards too). Stream a model built with `bidirectional=False`, "
+                "or call the model on the whole sequence."
+            )
         self.model, self.chunk_size, self.batch_size = model, chunk_size, batch_size
         self.stride = model.backbone.stride
         self.tokens = getattr(model.backbone, "vocab_size", None) is not None

@@ -112,6 +112,21 @@ def test_scales_and_colour(tmp_path):
     np.testing.assert_allclose(c.numpy(), x_test.reshape(10, 1024, 3) / 255.0, atol=1e-6)
 
 
+def test_a_test_only_folder(tmp_path):
+    _write_npz(tmp_path)
+    (tmp_path / "train.npz").unlink()
+    data = image.load_image(tmp_path, batch_size=4, shuffle=False)
+    assert data.train is None and data.validation is None
+    assert data.num_examples == {"train": 0, "validation": 0, "test": 10}
+    assert sorted(all_labels(data.test).tolist()) == list(range(10))
+
+
+def test_a_foreign_npz_is_named_as_missing_data(tmp_path):
+    np.savez(tmp_path / "test.npz", text_bytes=np.zeros(3, np.uint8), offsets=[0, 3], labels=[0])
+    with pytest.raises(FileNotFoundError, match=r"test.npz holds \['labels', 'offsets', 'text_bytes'\]"):
+        image.load_image(tmp_path)
+
+
 def test_fit_one_step(tmp_path):
     _write_binary(tmp_path)
     fit_one_step(image.load_image(tmp_path, batch_size=16))

@@ -1,5 +1,6 @@
 """Every bundled preset exports (sequence and streaming, ONNX and LiteRT) and
-agrees with its Keras model in the runtime, on random inputs and real clips or reviews."""
+agrees with its Keras model in the runtime, on random inputs and real clips, reviews or images;
+bidirectional presets have no streaming form."""
 
 import os
 import subprocess
@@ -9,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ssm import cli, export, zoo
+from keras_ssm import cli, data, export, zoo
 
 pytestmark = pytest.mark.export
 ON_TF = keras.backend.backend() == "tensorflow"
@@ -17,6 +18,7 @@ needs_tf = pytest.mark.skipif(not ON_TF, reason="exports run on TensorFlow; the 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "data")
 CLIPS = os.path.join(EXAMPLES, "fsdd_test", "test.npz")
 REVIEWS = os.path.join(EXAMPLES, "imdb_test", "test.npz")
+IMAGES = os.path.join(EXAMPLES, "cifar10_test")
 
 
 def real_clips(count=4, length=1024):
@@ -41,8 +43,18 @@ def real_reviews(count=4, length=1024):
     return tokens
 
 
+def real_images(options, count=4):
+    """The first bundled CIFAR-10 test images, as the preset's data options read them."""
+    x, _ = next(iter(data.load("image", IMAGES, batch_size=count, shuffle=False, **options).test))
+    return x.numpy()
+
+
 def real_inputs(metadata):
     """`(feeds of the export, the Keras model's input)` for the preset's kind of input."""
+    if metadata["data"]["task"] == "image":
+        x = real_images(metadata["data"]["options"])
+        mask = np.ones(x.shape[:2], bool)
+        return {"inputs": x, "padding_mask": mask}, (x, mask)
     if "vocab_size" in metadata["input"]:
         tokens = real_reviews()
         return {"tokens": tokens}, tokens
@@ -55,9 +67,10 @@ def vocab_size(name):
 
 
 # Every preset to ONNX; LiteRT for one preset of each kind (the same graph; the CI's time is kept).
-LITERT = ("fsdd_s5", "speech_commands12_s5", "lra_text_s4d")
+LITERT = ("fsdd_s5", "speech_commands12_s5", "lra_text_s4d", "lra_image_s5")
 CASES = [(name, "onnx") for name in zoo.list_presets()] + [
     (name, "litert") for name in LITERT if name in zoo.list_presets()]
+STREAMING_CASES = [(name, format) for name, format in CASES if zoo.describe(name)["architecture"]["causal"]]
 
 
 @needs_tf
@@ -75,7 +88,7 @@ def test_preset_sequence_form(tmp_path, name, format):
 
 
 @needs_tf
-@pytest.mark.parametrize("name, format", CASES)
+@pytest.mark.parametrize("name, format", STREAMING_CASES)
 def test_preset_streaming_form(tmp_path, name, format):
     model = zoo.load(name)
     path = os.path.join(str(tmp_path), name + (".onnx" if format == "onnx" else ".tflite"))

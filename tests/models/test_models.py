@@ -53,6 +53,14 @@ def test_token_stream_by_chunks_equals_full_pass():
         stream(x[:, :7, None])
 
 
+def test_a_bidirectional_model_is_refused_by_the_stream():
+    from keras_ssm.models.streaming import ClassifierStream
+
+    backbone = SSMBackbone("s5", depth=1, width=8, vocab_size=20, layer_kwargs={"state_dim": 4, "bidirectional": True})
+    with pytest.raises(ValueError, match="`model`: ClassifierStream needs a causal model"):
+        ClassifierStream(SSMClassifier(backbone, num_classes=2), chunk_size=4)
+
+
 def test_padding_does_not_change_predictions():
     model = classifier("s5", activation="half_glu2", norm="layer")
     x = tokens()

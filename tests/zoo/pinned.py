@@ -12,20 +12,24 @@ PINNED = os.path.join(os.path.dirname(__file__), "pinned_outputs.json")
 
 def pinned_inputs(metadata):
     """Two examples at the preset's input, the second padded after 700 steps,
-    and their mask: audio clips at the preset's rate, or token ids (0 =
-    padding) drawn from its vocabulary."""
+    and their mask: audio clips at the preset's rate, token ids (0 =
+    padding) drawn from its vocabulary, or standard-normal features (pixels
+    normalised as the preset's input says) on its channels."""
     rng = np.random.default_rng(0)
     mask = np.arange(1200)[None] < np.array([[1200], [700]])
     if "vocab_size" in metadata["input"]:
         tokens = rng.integers(1, metadata["input"]["vocab_size"], (2, 1200))
         return (tokens * mask).astype("int32"), mask
+    if "sample_rate" not in metadata["input"]:
+        features = rng.standard_normal((2, 1200, metadata["input"]["shape"][-1]))
+        return (features * mask[..., None]).astype("float32"), mask
     t = np.arange(1200) / metadata["input"]["sample_rate"]
     audio = 0.3 * np.sin(2 * np.pi * np.array([[440.0], [1200.0]]) * t) + 0.05 * rng.standard_normal((2, 1200))
     return (audio * mask)[..., None].astype("float32"), mask
 
 
 def model_inputs(metadata):
-    """What the preset's model is called on: `(audio, mask)`, or the token ids
+    """What the preset's model is called on: `(x, mask)`, or the token ids
     (their padding is their mask)."""
     x, mask = pinned_inputs(metadata)
     return x if "vocab_size" in metadata["input"] else (x, mask)

@@ -67,6 +67,10 @@ def test_padded_batch_streaming_and_rates(name):
     alone = numpy(model(x[1:, :700]))
     tolerance = {"rtol": 1e-5, "atol": 1e-5 * np.abs(alone).max()}  # float32 round-off on logits of ~10
     np.testing.assert_allclose(numpy(model(model_inputs(metadata)))[1:], alone, **tolerance)
+    if not metadata["architecture"]["causal"]:
+        with pytest.raises(ValueError, match="causal"):  # bidirectional: it cannot stream, and says so
+            ClassifierStream(model, chunk_size=96)
+        return
     # Streamed by chunks of 3.5 strides (so a half stride waits for the next chunk; few compiled
     # shapes; 96 tokens for a token preset), the clip gives the full pass's logits.
     chunk = model.backbone.stride * 7 // 2 if name in AUDIO else 96

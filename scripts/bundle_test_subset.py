@@ -1,0 +1,54 @@
+"""Writes a seeded, class-balanced subset of a test split for the zoo's main job.
+
+    .venv/bin/python scripts/bundle_test_subset.py --data ../shared/data/imdb --out examples/data/imdb_test --per-class 100
+    .venv/bin/python scripts/bundle_test_subset.py --data ../shared/data/cifar10_jpeg --out examples/data/cifar10_test --per-class 20
+
+`OUT/test.npz`: `--per-class` examples of each class of `DATA/test.npz`
+(drawn class by class with `numpy.random.default_rng(0)`, kept in the
+source's order), with every key of the source: its records stored end to end
+(`text_bytes` or `jpeg_bytes`, re-offset) and its per-example arrays. The
+task's loader reads such a folder as a test split only.
+"""
+
+import argparse
+import os
+
+import numpy as np
+
+RECORD_KEYS = ("text_bytes", "jpeg_bytes")  # records stored end to end with `offsets`
+
+
+def subset(data, per_class, seed=0):
+    """The arrays of `data` (an npz's dict) for `per_class` examples of each label."""
+    labels = data["labels"]
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
+                                     for c in np.unique(labels)]))
+    (key,) = [k for k in RECORD_KEYS if k in data]
+    records = [data[key][data["offsets"][i]:data["offsets"][i + 1]] for i in chosen]
+    out = {key: np.concatenate(records), "offsets": np.cumsum([0] + [len(r) for r in records]).astype(np.int64)}
+    for name, values in data.items():
+        if name not in out and len(values) == len(labels):
+            out[name] = values[chosen]
+        elif name not in out:
+            out[name] = values  # e.g. class_names
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="the folder with the task's test.npz")
+    parser.add_argument("--out", required=True, help="the folder to write test.npz into")
+    parser.add_argument("--per-class", type=int, required=True)
+    args = parser.parse_args()
+    with np.load(os.path.join(args.data, "test.npz")) as z:
+        data = {k: z[k] for k in z.files}
+    out = subset(data, args.per_class)
+    os.makedirs(args.out, exist_ok=True)
+    np.savez_compressed(os.path.join(args.out, "test.npz"), **out)
+    print(f"{len(out['labels'])} examples ({len(out['offsets']) - 1} records, "
+          f"{out['offsets'][-1]:,} bytes) -> {args.out}/test.npz")
+
+
+if __name__ == "__main__":
+    main()
