@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test suite, once per Keras backend (KERAS_BACKEND=jax, tensorflow, torch).
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -x tests/layers`.
+# Each pass runs on every core (pytest-xdist, at most 4 workers; a module's tests stay on
+# one worker, so its module fixtures are built once): TEST_WORKERS=0 runs in one process.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -9,7 +11,8 @@ status=0
 summary=()
 for backend in ${BACKENDS:-jax tensorflow torch}; do
   echo "=== KERAS_BACKEND=$backend ==="
-  KERAS_BACKEND=$backend .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+  KERAS_BACKEND=$backend .venv/bin/python -m pytest -q -p no:cacheprovider \
+    -n "${TEST_WORKERS:-auto}" --maxprocesses 4 --dist loadscope "$@"
   code=$?
   # pytest exits 5 when it collected no test: that is a failure here too.
   [ $code -eq 0 ] || status=1
