@@ -143,7 +143,7 @@ model = keras_ssm.zoo.load("{meta['name']}")   # verified (sha256) before it is 
 Gap to the best paper figure: {best_paper - 100 * m['accuracy']:.1f} points ({max(PAPERS[meta['lra_task']][same_layer] - 100 * m['accuracy'], 0):.1f}
 to {same_layer}). {COMPUTE[meta['lra_task']]} This preset is {a['depth']} layers of width {a['width']}
 (state size {a['layer_kwargs'].get('state_dim', '-')}), trained {t['epochs']} epoch(s) in {t['seconds'] / 60:.0f} min on {t['hardware']}
-({t['tokens_per_second']:,.0f} training tokens per second{', padding excluded' if meta['lra_task'] == 'text' else ''}). Reproduce the figure:
+({t['tokens_per_second']:,.0f} training tokens per second{', padding excluded' if meta['lra_task'] == 'text' else ''}{timing_note(t)}). Reproduce the figure:
 `{meta['evaluate']}`.
 {confusion}
 ## Model
@@ -174,6 +174,14 @@ stage's `best.keras` (from a clean machine: `keras_ssm.zoo.load("{meta['name']}"
 """
 
 
+def timing_note(t):
+    """What the wall time holds besides training, when a stage says so."""
+    notes = [f"stage {i} {s['stopped_after']}" for i, s in enumerate(t["stages"], 1) if "stopped_after" in s]
+    notes += [f"stage {i}'s {s['paused_seconds'] / 60:.0f} min paused taken off; its cores were shared with test runs "
+              "for part of the rest" for i, s in enumerate(t["stages"], 1) if "paused_seconds" in s]
+    return "; " + "; ".join(notes) if notes else ""
+
+
 def optimizer_line(spec):
     """How the first stage's recipe trained, in words."""
     groups = spec["optimizer"].get("groups", "standard")
@@ -186,8 +194,10 @@ def optimizer_line(spec):
             f"cosine decay,\nbatches of {spec['data']['batch_size']}.")
 
 
-def publish(name, runs, data_dir, out_root):
+def publish(name, runs, data_dir, out_root, paused=0.0):
     dirs, summaries, recipes, model = chosen_stages(runs, name)
+    if paused:  # the last stage's run was stopped (SIGSTOP) for a while: not training time
+        summaries[-1] = {**summaries[-1], "seconds": summaries[-1]["seconds"] - paused, "paused_seconds": paused}
     task = recipes[0]["data"]["task"]
     spec = recipes[0]["model"]
     data = keras_ssm.data.load(task, data_dir, **TASKS[task]["data"]["options"])
@@ -200,6 +210,7 @@ def publish(name, runs, data_dir, out_root):
     stage_info = [{"recipe": f"examples/recipes/{os.path.basename(d)}.json", "epochs": s["epochs"],
                    "best_epoch": s["best_epoch"], "best_val_accuracy": s["best_val_accuracy"], "seconds": s["seconds"],
                    **({"stopped_after": f"{s['epochs']} of {s['planned_epochs']} epochs"} if s.get("interrupted") else {}),
+                   **({"paused_seconds": s["paused_seconds"]} if "paused_seconds" in s else {}),
                    "spec": {k: r[k] for k in ("seed", "epochs", "data", "model", "optimizer")}}
                   for d, s, r in zip(dirs, summaries, recipes)]
     meta = {
@@ -268,13 +279,15 @@ def main():
     parser.add_argument("--data", required=True, help="the task's data folder")
     parser.add_argument("--out", default="zoo")
     parser.add_argument("--card-only", action="store_true", help="re-write the card of the published preset")
+    parser.add_argument("--paused", type=float, default=0.0,
+                        help="seconds the last stage's run was paused (kill -STOP), taken off its wall time")
     args = parser.parse_args()
     data_dir = os.path.abspath(args.data)
     os.chdir(ROOT)
     if args.card_only:
         rewrite_card(args.name, args.out)
     else:
-        publish(args.name, args.runs, data_dir, args.out)
+        publish(args.name, args.runs, data_dir, args.out, paused=args.paused)
 
 
 if __name__ == "__main__":
