@@ -262,11 +262,14 @@ def publish(name, runs, data_dir, out_root, paused=0.0):
 
 
 def rewrite_card(name, out_root):
-    """Re-writes a published preset's card from its stored metadata (no re-evaluation)."""
+    """Re-writes a published preset's card (and confusion matrix) from its stored metadata (no re-evaluation)."""
     folder = os.path.join(out_root, name)
     meta = zoo.describe(folder)
     meta.pop("files")  # save_preset lists the files anew
     model = zoo.load(folder)  # verified against the card it was published with
+    if "confusion_matrix" in meta["metrics"]:
+        cards.plot_confusion_matrix(np.array(meta["metrics"]["confusion_matrix"]), meta["labels"],
+                                    os.path.join(folder, "confusion_matrix.png"), f"{name}, test")
     cards.write(folder, card(meta))
     zoo.save_preset(model, folder, meta)
     print(f"re-wrote {folder}/README.md")

@@ -67,7 +67,9 @@ def plot_confusion_matrix(matrix, labels, path, title):
             if matrix[i, j]:
                 color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
                 ax.text(j, i, int(matrix[i, j]), ha="center", va="center", color=color, fontsize=8)
-    ax.set_xticks(range(len(labels)), labels)
+    long = max(len(str(label)) for label in labels) > 3
+    # Long class names side by side would overlap: slanted, right-aligned under their column.
+    ax.set_xticks(range(len(labels)), labels, rotation=45 if long else 0, ha="right" if long else "center")
     ax.set_yticks(range(len(labels)), labels)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
