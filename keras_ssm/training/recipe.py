@@ -292,7 +292,8 @@ def train(recipe, out_dir, verbose=1, callbacks=()):
     """Trains a recipe into `out_dir`; resumes if that folder holds a backup.
 
     Writes `best.keras` (best validation accuracy), `metrics.csv`,
-    `summary.json`; `backup/` exists only while a run is unfinished.
+    `summary.json` (its `seconds`: the wall time over resumes, kept in
+    `seconds.json`); `backup/` exists only while a run is unfinished.
     `callbacks` are added after the recipe's own. With a `distribution`,
     everything (building, fitting, the test evaluation) runs inside its
     scope; a `ValueError` naming the field comes before anything is written
@@ -361,6 +362,7 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
     compile_model(model, recipe, _steps(data.train))
     best_path = os.path.join(out_dir, "best.keras")
     backup_dir, metrics_path = os.path.join(out_dir, "backup"), os.path.join(out_dir, "metrics.csv")
+    clock = _Clock(os.path.join(out_dir, "seconds.json"), resumed=os.path.exists(backup_dir))
     if not os.path.exists(backup_dir) and os.path.exists(metrics_path):
         os.remove(metrics_path)  # a finished earlier run: start the log anew
     # On resume, only a better epoch than those already logged replaces best.keras.
@@ -372,11 +374,12 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
             best_path, monitor="val_accuracy", mode="max", save_best_only=True, initial_value_threshold=threshold
         ),
         keras.callbacks.CSVLogger(metrics_path, append=True),
+        clock,
         *callbacks,
     ]
     with open(os.path.join(out_dir, "recipe.json"), "w", encoding="utf-8") as f:
         json.dump(recipe, f, indent=2)
-    start = time.time()
+    clock.start()
     # The training pipeline reshuffles itself every epoch (seeded).
     model.fit(
         data.train,
@@ -399,13 +402,38 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "parameters": int(best.count_params()),
-        "seconds": round(time.time() - start, 1),
+        "seconds": round(clock.seconds(), 1),
         "backend": keras.backend.backend(),
         "distribution": distribution_lib.describe(distribution),
     }
     with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+class _Clock(keras.callbacks.Callback):
+    """The run's wall time over resumes, kept in `seconds.json` at each epoch's end.
+
+    A resumed run adds its own time to the earlier runs' up to their last
+    finished epoch (an epoch cut off and redone counts once).
+    """
+
+    def __init__(self, path, resumed):
+        super().__init__()
+        self.path, self.earlier = path, 0.0
+        if resumed and os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                self.earlier = float(json.load(f)["seconds"])
+
+    def start(self):
+        self.started = time.time()
+
+    def seconds(self):
+        return self.earlier + time.time() - self.started
+
+    def on_epoch_end(self, epoch, logs=None):
+        with open(self.path, "w", encoding="utf-8") as f:
+            json.dump({"epochs": epoch + 1, "seconds": round(self.seconds(), 1)}, f)
 
 
 def _read_metrics(path):

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import keras
 import pytest
@@ -44,6 +45,13 @@ def test_cli_trains_and_evaluates(listops_dir, tmp_path):
 
 
 class Interrupt(keras.callbacks.Callback):
+    def __init__(self, pause=0.0):
+        super().__init__()
+        self.pause = pause
+
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(self.pause if batch == 0 else 0.0)  # a slow first epoch
+
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 0:
             raise KeyboardInterrupt("simulated crash after the first epoch")
@@ -52,12 +60,29 @@ class Interrupt(keras.callbacks.Callback):
 def test_an_interrupted_run_resumes_where_it_stopped(listops_dir, tmp_path):
     recipe = tiny_recipe(listops_dir, epochs=2)
     with pytest.raises(KeyboardInterrupt):
-        recipes.train(recipe, str(tmp_path), verbose=0, callbacks=[Interrupt()])
+        recipes.train(recipe, str(tmp_path), verbose=0, callbacks=[Interrupt(pause=4.0)])
     assert (tmp_path / "backup").exists()
-    summary = recipes.train(recipe, str(tmp_path), verbose=0)
+    first = json.loads((tmp_path / "seconds.json").read_text())
+    assert first["epochs"] == 1 and first["seconds"] >= 4.0
+    second = Stopwatch()
+    called = time.time()
+    summary = recipes.train(recipe, str(tmp_path), verbose=0, callbacks=[second])
+    returned = time.time()
     epochs = [line.split(",")[0] for line in (tmp_path / "metrics.csv").read_text().splitlines()[1:]]
     assert epochs == ["0", "1"]  # the second run did only the missing epoch
     assert summary["epochs"] == 2 and not (tmp_path / "backup").exists()
+    # The wall time holds both runs: the first one's (slow) epoch and all of the second,
+    # so more than the second alone.
+    assert first["seconds"] + second.ended - second.began - 0.1 <= summary["seconds"]
+    assert returned - called < summary["seconds"] <= first["seconds"] + returned - called + 0.1
+
+
+class Stopwatch(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.began = time.time()
+
+    def on_train_end(self, logs=None):
+        self.ended = time.time()
 
 
 @pytest.mark.parametrize(
