@@ -2,12 +2,15 @@
 
     .venv/bin/python scripts/bundle_test_subset.py --data ../shared/data/imdb --out examples/data/imdb_test --per-class 100
     .venv/bin/python scripts/bundle_test_subset.py --data ../shared/data/cifar10_jpeg --out examples/data/cifar10_test --per-class 20
+    .venv/bin/python scripts/bundle_test_subset.py --data runs/data/listops --out examples/data/listops_test --per-class 20
 
-`OUT/test.npz`: `--per-class` examples of each class of `DATA/test.npz`
-(drawn class by class with `numpy.random.default_rng(0)`, kept in the
-source's order), with every key of the source: its records stored end to end
-(`text_bytes` or `jpeg_bytes`, re-offset) and its per-example arrays. The
-task's loader reads such a folder as a test split only.
+`--per-class` examples of each class of the test split (drawn class by class
+with `numpy.random.default_rng(0)`, kept in the source's order). From
+`DATA/test.npz`, `OUT/test.npz` with every key of the source: its records
+stored end to end (`text_bytes` or `jpeg_bytes`, re-offset) and its
+per-example arrays. From ListOps' `DATA/basic_test.tsv`, `OUT/basic_test.tsv`:
+the header and the chosen lines, unchanged. The task's loader reads such a
+folder as a test split only.
 """
 
 import argparse
@@ -18,12 +21,17 @@ import numpy as np
 RECORD_KEYS = ("text_bytes", "jpeg_bytes")  # records stored end to end with `offsets`
 
 
+def choose(labels, per_class, seed=0):
+    """Sorted indices of `per_class` examples of each label."""
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
+                                   for c in np.unique(labels)]))
+
+
 def subset(data, per_class, seed=0):
     """The arrays of `data` (an npz's dict) for `per_class` examples of each label."""
     labels = data["labels"]
-    rng = np.random.default_rng(seed)
-    chosen = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
-                                     for c in np.unique(labels)]))
+    chosen = choose(labels, per_class, seed)
     (key,) = [k for k in RECORD_KEYS if k in data]
     records = [data[key][data["offsets"][i]:data["offsets"][i + 1]] for i in chosen]
     out = {key: np.concatenate(records), "offsets": np.cumsum([0] + [len(r) for r in records]).astype(np.int64)}
@@ -35,12 +43,28 @@ def subset(data, per_class, seed=0):
     return out
 
 
+def tsv_subset(path, per_class, seed=0):
+    """The header and the chosen lines of a ListOps TSV file (`Source<TAB>Target`)."""
+    with open(path, encoding="utf-8") as f:
+        header, *lines = [line for line in f if line.strip()]
+    labels = np.array([int(line.rstrip("\r\n").rpartition("\t")[2]) for line in lines])
+    return [header] + [lines[i] for i in choose(labels, per_class, seed)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="the folder with the task's test.npz")
-    parser.add_argument("--out", required=True, help="the folder to write test.npz into")
+    parser.add_argument("--data", required=True, help="the folder with the task's test.npz (or ListOps' basic_test.tsv)")
+    parser.add_argument("--out", required=True, help="the folder to write the subset into")
     parser.add_argument("--per-class", type=int, required=True)
     args = parser.parse_args()
+    tsv = os.path.join(args.data, "basic_test.tsv")
+    if os.path.isfile(tsv):
+        lines = tsv_subset(tsv, args.per_class)
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "basic_test.tsv"), "w", encoding="utf-8", newline="") as f:
+            f.writelines(lines)
+        print(f"{len(lines) - 1} trees -> {args.out}/basic_test.tsv")
+        return
     with np.load(os.path.join(args.data, "test.npz")) as z:
         data = {k: z[k] for k in z.files}
     out = subset(data, args.per_class)

@@ -143,6 +143,23 @@ def test_loader_on_generated_data_feeds_fit(tmp_path):
     fit_one_step(data)
 
 
+def test_a_test_only_folder(tmp_path):
+    _write_fixture(tmp_path)
+    (tmp_path / "basic_train.tsv").unlink()
+    (tmp_path / "basic_val.tsv").unlink()
+    data = listops.load_listops(tmp_path, batch_size=4)
+    assert data.train is None and data.validation is None
+    assert data.num_examples == {"train": 0, "validation": 0, "test": 2}
+    np.testing.assert_array_equal(all_labels(data.test), [8, 5])
+
+
+def test_a_folder_with_one_training_file_names_the_other(tmp_path):
+    _write_fixture(tmp_path)
+    (tmp_path / "basic_val.tsv").unlink()
+    with pytest.raises(FileNotFoundError, match="basic_val.tsv"):
+        listops.load_listops(tmp_path)
+
+
 def test_truncation_to_max_length(tmp_path):
     _write_fixture(tmp_path)
     data = listops.load_listops(tmp_path, batch_size=8, max_length=3, shuffle=False)

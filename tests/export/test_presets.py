@@ -1,5 +1,5 @@
 """Every bundled preset exports (sequence and streaming, ONNX and LiteRT) and
-agrees with its Keras model in the runtime, on random inputs and real clips, reviews or images;
+agrees with its Keras model in the runtime, on random inputs and real clips, reviews, images or trees;
 bidirectional presets have no streaming form."""
 
 import os
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from keras_ssm import cli, data, export, zoo
+from keras_ssm.data.listops import read_tsv
 
 pytestmark = pytest.mark.export
 ON_TF = keras.backend.backend() == "tensorflow"
@@ -19,6 +20,7 @@ EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "data
 CLIPS = os.path.join(EXAMPLES, "fsdd_test", "test.npz")
 REVIEWS = os.path.join(EXAMPLES, "imdb_test", "test.npz")
 IMAGES = os.path.join(EXAMPLES, "cifar10_test")
+TREES = os.path.join(EXAMPLES, "listops_test")
 
 
 def real_clips(count=4, length=1024):
@@ -43,6 +45,15 @@ def real_reviews(count=4, length=1024):
     return tokens
 
 
+def real_trees(count=4, length=1024):
+    """Token ids of the first bundled ListOps test trees, cut to `length`."""
+    sequences, _ = read_tsv(os.path.join(TREES, "basic_test.tsv"))
+    tokens = np.zeros((count, length), np.int32)
+    for i, ids in enumerate(sequences[:count]):
+        tokens[i, : min(len(ids), length)] = ids[:length]
+    return tokens
+
+
 def real_images(options, count=4):
     """The first bundled CIFAR-10 test images, as the preset's data options read them."""
     x, _ = next(iter(data.load("image", IMAGES, batch_size=count, shuffle=False, **options).test))
@@ -56,7 +67,7 @@ def real_inputs(metadata):
         mask = np.ones(x.shape[:2], bool)
         return {"inputs": x, "padding_mask": mask}, (x, mask)
     if "vocab_size" in metadata["input"]:
-        tokens = real_reviews()
+        tokens = real_trees() if metadata["data"]["task"] == "listops" else real_reviews()
         return {"tokens": tokens}, tokens
     x, mask = real_clips()
     return {"inputs": x, "padding_mask": mask}, (x, mask)

@@ -6,6 +6,8 @@ writes every operator node as a left-nested chain of pairs, e.g.
 `[MAX 2 9 ]` -> `( ( ( [MAX 2 ) 9 ) ] )`; parentheses carry no information.
 """
 
+import os
+
 import numpy as np
 
 from keras_ssm.data.base import TaskData, check_data_dir, check_positive_int, split_files
@@ -13,7 +15,8 @@ from keras_ssm.data.listops.tokens import EOS_ID, LABELS, VOCAB, VOCAB_SIZE, _en
 
 EXPECTED_LAYOUT = """\
   DATA_DIR/basic_train.tsv, basic_val.tsv, basic_test.tsv
-  (tab-separated, header `Source<TAB>Target`; the LRA release's `listops-1000/` folder)"""
+  (tab-separated, header `Source<TAB>Target`; the LRA release's `listops-1000/` folder;
+  basic_test.tsv alone: the test split only, as the copy bundled for the zoo's evaluation)"""
 WHERE = (
     "the LRA release (lra_release.gz, folder listops-1000), or generate it here: "
     "`python -m keras_ssm.data.listops --out DATA_DIR`."
@@ -70,7 +73,8 @@ def load_listops(
     Args:
         data_dir: folder with `<task>_train.tsv`, `<task>_val.tsv`,
             `<task>_test.tsv` (the LRA `listops-1000/` folder, or the
-            generator's output).
+            generator's output); `<task>_test.tsv` alone is a test-only
+            folder (the train and validation datasets are None).
         batch_size: examples per batch.
         max_length: longer sequences are truncated (keeping the start);
             LRA uses 2,000 (all trees are shorter), S4 2,048. It counts the
@@ -106,13 +110,17 @@ def load_listops(
     data_dir = check_data_dir("listops", data_dir, EXPECTED_LAYOUT, WHERE)
     check_positive_int("batch_size", batch_size)
     check_positive_int("max_length", max_length)
-    files = split_files(
-        "listops", data_dir, {s: f"{task}_{s}.tsv" for s in ("train", "val", "test")},
-        EXPECTED_LAYOUT, WHERE,
-    )
+    names = {s: f"{task}_{s}.tsv" for s in ("train", "val", "test")}
+    test_only = not any(os.path.isfile(os.path.join(data_dir, names[s])) for s in ("train", "val"))
+    if test_only:
+        names = {"test": names["test"]}
+    files = split_files("listops", data_dir, names, EXPECTED_LAYOUT, WHERE)
 
     def truncated():  # one split's full sequences at a time
         for split, name in (("train", "train"), ("validation", "val"), ("test", "test")):
+            if name not in files:
+                yield split, None
+                continue
             sequences, labels = read_tsv(files[name])
             if append_eos:  # as S4: truncate first, so <eos> survives truncation
                 sequences = [np.append(s[: max_length - 1], np.uint8(EOS_ID)) for s in sequences]
