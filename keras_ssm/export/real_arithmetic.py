@@ -5,12 +5,7 @@ import contextlib
 import keras  # noqa: F401 (the doctest)
 
 from keras_ssm.layers import real_form
-from keras_ssm.layers.base import SSMLayer
-
-
-def ssm_layers(model):
-    """Every keras_ssm SSM layer inside `model` (a layer or model), in order."""
-    return [layer for layer in model._flatten_layers(include_self=True) if isinstance(layer, SSMLayer)]
+from keras_ssm.layers.base import ssm_layers
 
 
 @contextlib.contextmanager

@@ -15,7 +15,8 @@ lengths, with named inputs and a dict of named outputs:
 """
 
 
-from keras_ssm.export.real_arithmetic import real_arithmetic, ssm_layers
+from keras_ssm.export.real_arithmetic import real_arithmetic
+from keras_ssm.layers.base import ssm_layers
 from keras_ssm.validation import check_positive_int
 
 

@@ -247,6 +247,17 @@ class SSMLayer(keras.layers.Layer):
             )
 
 
+def ssm_layers(model):
+    """Every keras_ssm SSM layer inside `model` (a layer or model), in order.
+
+    >>> import keras_ssm
+    >>> model = keras_ssm.SSMBackbone("s5", depth=2, width=8, input_dim=1)
+    >>> [type(layer).__name__ for layer in ssm_layers(model)]
+    ['S5Layer', 'S5Layer']
+    """
+    return [layer for layer in model._flatten_layers(include_self=True) if isinstance(layer, SSMLayer)]
+
+
 class KernelSSMLayer(SSMLayer):
     """A bank of `H` single-input single-output diagonal SSMs (S4D, DSS),
     computed as a long convolution with its kernel.

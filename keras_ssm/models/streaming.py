@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ssm.layers.base import SSMLayer, check_positive_int
+from keras_ssm.layers.base import check_positive_int, ssm_layers
 
 
 def _arrays(state):
@@ -80,7 +80,7 @@ class ClassifierStream:
     def __init__(self, model, chunk_size, batch_size=1):
         check_positive_int("chunk_size", chunk_size)
         check_positive_int("batch_size", batch_size)
-        if any(isinstance(layer, SSMLayer) and layer.bidirectional for layer in model._flatten_layers()):
+        if any(layer.bidirectional for layer in ssm_layers(model)):
             raise ValueError(
                 "`model`: ClassifierStream needs a causal model, and this one has bidirectional SSM layers "
                 "(they read the whole sequence backwards too). Stream a model built with `bidirectional=False`, "
