@@ -95,7 +95,7 @@ def _read_npz(root):
     splits = {}
     for split in ("train", "test"):
         if split == "train" and not os.path.isfile(os.path.join(root, "train.npz")):
-            splits[split] = ([], np.zeros(0, np.int32))  # a test-only folder
+            splits[split] = None  # a test-only folder
             continue
         with np.load(os.path.join(root, f"{split}.npz")) as z:
             if not {"text_bytes", "offsets", "labels"} <= set(z.files):
@@ -189,16 +189,16 @@ def load_text(
         raise missing_data("text", data_dir, EXPECTED_LAYOUT, WHERE)
     reader = {"aclimdb": _read_aclimdb, "tfds": _read_tfds, "npz": _read_npz}[layout]
     raw = reader(root)
-    test_only = layout == "npz" and not os.path.isfile(os.path.join(root, "train.npz"))
+    test_only = raw["train"] is None
     if (not test_only and not len(raw["train"][1])) or not len(raw["test"][1]):
         raise missing_data("text", data_dir, EXPECTED_LAYOUT, WHERE + "\n(a split is empty)")
 
-    train_texts, train_labels = raw["train"]
     if test_only:
         parts = {"train": None, "validation": None, "test": raw["test"]}
     elif validation_fraction is None:
         parts = {"train": raw["train"], "validation": raw["test"], "test": raw["test"]}
     else:
+        train_texts, train_labels = raw["train"]
         keep, held = holdout_split(train_labels, validation_fraction, split_seed)
         parts = {
             "train": ([train_texts[i] for i in keep], train_labels[keep]),
