@@ -3,7 +3,7 @@
 # metadata figure — the FSDD presets on the FSDD test split (300 clips) at 8 kHz and zero-shot at 4 kHz,
 # the keyword spotters on 120 clips of the Speech Commands test fold at 16 kHz and zero-shot at 8 kHz,
 # the Long Range Arena Text preset on 200 IMDB test reviews (as bytes), the LRA Image preset on 200 CIFAR-10
-# test images (grayscale pixel sequences) —
+# test images (grayscale pixel sequences), the LRA ListOps preset on 200 generated test trees —
 # then streams a digit through an FSDD preset and a 15 s keyword stream through a keyword spotter,
 # chunk by chunk. KERAS_BACKEND picks the backend (default jax).
 set -euo pipefail
@@ -24,6 +24,9 @@ $python -m keras_ssm zoo evaluate --all --data examples/data/imdb_test --verbose
 echo
 echo "Evaluating the LRA Image preset on examples/data/cifar10_test (200 CIFAR-10 test images, Krizhevsky 2009; JPEG-recoded)..."
 $python -m keras_ssm zoo evaluate --all --data examples/data/cifar10_test --verbose 0
+echo
+echo "Evaluating the LRA ListOps preset on examples/data/listops_test (200 test trees of keras_ssm's ListOps generator, seed 0)..."
+$python -m keras_ssm zoo evaluate --all --data examples/data/listops_test --verbose 0
 echo
 $python -m keras_ssm zoo stream fsdd_s5 --wav examples/data/fsdd_test/stream/7_jackson_0.wav --chunk-ms 100
 echo

@@ -27,7 +27,8 @@ def numpy(x):
 
 
 def test_the_zoo_has_the_fsdd_keyword_and_lra_presets():
-    assert {"fsdd_s4d", "fsdd_dss", "fsdd_s5", "speech_commands12_s5", "lra_text_s4d", "lra_image_s5"} <= set(PRESETS)
+    assert {"fsdd_s4d", "fsdd_dss", "fsdd_s5", "speech_commands12_s5", "lra_text_s4d", "lra_image_s5",
+            "lra_listops_s5"} <= set(PRESETS)
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -53,7 +54,10 @@ def test_outputs_are_pinned(name):
     entry = PINNED[name]
     assert entry["sha256"] == metadata["files"]["model.weights.h5"], "the preset changed: re-pin it on purpose"
     inputs = model_inputs(metadata)
-    np.testing.assert_allclose(numpy(zoo.load(name)(inputs)), entry["logits"], atol=1e-4, rtol=1e-4)
+    # float32 round-off grows with the logits' scale (lra_listops_s5 reaches ~50 on random tokens; TF's
+    # oneDNN kernels sum in another order): 1e-5 of the largest pinned logit, at least 1e-4.
+    atol = max(1e-4, 1e-5 * np.abs(entry["logits"]).max())
+    np.testing.assert_allclose(numpy(zoo.load(name)(inputs)), entry["logits"], atol=atol, rtol=1e-4)
     if name in AUDIO:
         half = zoo.load(name, sample_rate=metadata["input"]["sample_rate"] // 2)
         np.testing.assert_allclose(numpy(half(inputs)), entry["logits_half_rate"], atol=1e-4, rtol=1e-4)
