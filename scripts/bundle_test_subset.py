@@ -57,10 +57,10 @@ def main():
     parser.add_argument("--out", required=True, help="the folder to write the subset into")
     parser.add_argument("--per-class", type=int, required=True)
     args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
     tsv = os.path.join(args.data, "basic_test.tsv")
     if os.path.isfile(tsv):
         lines = tsv_subset(tsv, args.per_class)
-        os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "basic_test.tsv"), "w", encoding="utf-8", newline="") as f:
             f.writelines(lines)
         print(f"{len(lines) - 1} trees -> {args.out}/basic_test.tsv")
@@ -68,7 +68,6 @@ def main():
     with np.load(os.path.join(args.data, "test.npz")) as z:
         data = {k: z[k] for k in z.files}
     out = subset(data, args.per_class)
-    os.makedirs(args.out, exist_ok=True)
     np.savez_compressed(os.path.join(args.out, "test.npz"), **out)
     print(f"{len(out['labels'])} examples ({len(out['offsets']) - 1} records, "
           f"{out['offsets'][-1]:,} bytes) -> {args.out}/test.npz")

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from keras_ssm import cli, data, export, zoo
-from keras_ssm.data.listops import read_tsv
 
 pytestmark = pytest.mark.export
 ON_TF = keras.backend.backend() == "tensorflow"
@@ -46,12 +45,10 @@ def real_reviews(count=4, length=1024):
 
 
 def real_trees(count=4, length=1024):
-    """Token ids of the first bundled ListOps test trees, cut to `length`."""
-    sequences, _ = read_tsv(os.path.join(TREES, "basic_test.tsv"))
-    tokens = np.zeros((count, length), np.int32)
-    for i, ids in enumerate(sequences[:count]):
-        tokens[i, : min(len(ids), length)] = ids[:length]
-    return tokens
+    """Token ids of the first bundled ListOps test trees, cut to `length`, as the ListOps loader reads them."""
+    x, _ = next(iter(data.load("listops", TREES, batch_size=count, shuffle=False, bucket=False,
+                               max_length=length).test))
+    return x.numpy()
 
 
 def real_images(options, count=4):
