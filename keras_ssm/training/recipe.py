@@ -34,9 +34,11 @@ masks on its frames while training.
 logs metrics per epoch (`metrics.csv`), and writes `summary.json` with the
 test accuracy of the best-validation checkpoint.
 
-An optional `"warm_start"` (the `.keras` file of an earlier run, e.g. its
-`best.keras`) starts a new run from those weights: a second schedule that
-continues a training whose first one has ended.
+An optional `"warm_start"` starts a new run from an earlier model's weights:
+a second schedule that continues a training whose first one has ended. It is
+the `.keras` file of an earlier run (e.g. its `best.keras`) or a zoo preset
+(a bundled preset's name, e.g. `"lra_listops_s5"`, or a preset folder), so a
+published preset's training continues on any machine.
 
 An optional `"distribution"` trains on several devices with
 `keras.distribution` (JAX backend only; see
@@ -211,13 +213,7 @@ def parse_recipe(recipe):
         data["path"] = os.path.join(base, data["path"])
     checked["data"] = _check_data(data)
     if checked["warm_start"] is not None:
-        if base is not None:
-            checked["warm_start"] = os.path.join(base, checked["warm_start"])
-        if not os.path.isfile(checked["warm_start"]):
-            raise ValueError(
-                f"Recipe field `warm_start`: no file at {checked['warm_start']!r} (expected the "
-                "`.keras` model of an earlier run, e.g. runs/NAME/best.keras)."
-            )
+        checked["warm_start"] = _check_warm_start(checked["warm_start"], base)
     checked["model"] = _check_section(checked["model"], MODEL_FIELDS, "model.")
     checked["optimizer"] = _check_section(checked["optimizer"], OPTIMIZER_FIELDS, "optimizer.")
     if checked["distribution"] is not None:
@@ -225,6 +221,32 @@ def parse_recipe(recipe):
     if checked["epochs"] <= 0:
         raise ValueError(f"Recipe field `epochs` must be positive, got {checked['epochs']}.")
     return checked
+
+
+def _check_warm_start(value, base):
+    """A `.keras` file (relative to the recipe's folder) or a zoo preset."""
+    from keras_ssm import zoo
+
+    if value in zoo.list_presets():
+        return value
+    path = os.path.join(base, value) if base is not None else value
+    if os.path.isfile(path) and path.endswith(".keras"):
+        return path
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "metadata.json")):
+        return path
+    raise ValueError(
+        f"Recipe field `warm_start`: {value!r} is neither a `.keras` file (the model of an earlier "
+        "run, e.g. runs/NAME/best.keras) nor a zoo preset (a name in keras_ssm.zoo.list_presets() "
+        "or a folder holding metadata.json)."
+    )
+
+
+def _warm_start_weights(warm_start):
+    from keras_ssm import zoo
+
+    if warm_start.endswith(".keras"):
+        return keras.saving.load_model(warm_start, safe_mode=True).get_weights()
+    return zoo.load(warm_start).get_weights()  # sha256-verified first
 
 
 def load_data(recipe):
@@ -358,7 +380,7 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
     model = build_model(recipe, data)
     if recipe["warm_start"] is not None:
         # A new run (schedule from its start) from the weights of an earlier one.
-        model.set_weights(keras.saving.load_model(recipe["warm_start"], safe_mode=True).get_weights())
+        model.set_weights(_warm_start_weights(recipe["warm_start"]))
     compile_model(model, recipe, _steps(data.train))
     best_path = os.path.join(out_dir, "best.keras")
     backup_dir, metrics_path = os.path.join(out_dir, "backup"), os.path.join(out_dir, "metrics.csv")

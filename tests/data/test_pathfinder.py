@@ -184,3 +184,23 @@ def test_bad_arguments(tmp_path):
         pathfinder.load_pathfinder(tmp_path, size=100)
     with pytest.raises(SystemExit):
         pathfinder.main(["--out", str(tmp_path), "--size", "100"])
+
+
+def test_a_folder_with_only_test_npy_is_test_only(tmp_path):
+    folder = pathfinder.write_dataset(tmp_path, 32, n=6, batch_size=6)
+    os.rename(os.path.join(folder, "metadata", "0.npy"), os.path.join(folder, "metadata", "test.npy"))
+    data = pathfinder.load_pathfinder(tmp_path, batch_size=4, shuffle=False)
+    assert data.train is None and data.validation is None
+    assert data.num_examples == {"train": 0, "validation": 0, "test": 6}
+    assert data.info["split"] == "test only"
+    x = np.concatenate([x.numpy() for x, _ in data.test])
+    for i in range(6):  # every image, in metadata order
+        png = np.asarray(Image.open(os.path.join(folder, "imgs", "0", f"sample_{i}.png")))
+        np.testing.assert_allclose(x[i, :, 0], png.reshape(-1) / 255.0)
+
+
+def test_split_indices_partition_the_images():
+    for split in ("random", "ordered"):
+        parts = pathfinder.split_indices(50, split)
+        assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(50))
+    assert pathfinder.split_indices(50, "ordered")["test"].tolist() == list(range(45, 50))

@@ -1,5 +1,5 @@
 """Every bundled preset exports (sequence and streaming, ONNX and LiteRT) and
-agrees with its Keras model in the runtime, on random inputs and real clips, reviews, images or trees;
+agrees with its Keras model in the runtime, on random inputs and real clips, reviews, images (CIFAR-10, Pathfinder) or trees;
 bidirectional presets have no streaming form."""
 
 import os
@@ -20,6 +20,7 @@ CLIPS = os.path.join(EXAMPLES, "fsdd_test", "test.npz")
 REVIEWS = os.path.join(EXAMPLES, "imdb_test", "test.npz")
 IMAGES = os.path.join(EXAMPLES, "cifar10_test")
 TREES = os.path.join(EXAMPLES, "listops_test")
+IMAGE_SETS = {"image": IMAGES, "pathfinder32": os.path.join(EXAMPLES, "pathfinder32_test")}
 
 
 def real_clips(count=4, length=1024):
@@ -51,16 +52,16 @@ def real_trees(count=4, length=1024):
     return x.numpy()
 
 
-def real_images(options, count=4):
-    """The first bundled CIFAR-10 test images, as the preset's data options read them."""
-    x, _ = next(iter(data.load("image", IMAGES, batch_size=count, shuffle=False, **options).test))
+def real_images(task, options, count=4):
+    """The first bundled CIFAR-10 or Pathfinder test images, as the preset's data options read them."""
+    x, _ = next(iter(data.load(task, IMAGE_SETS[task], batch_size=count, shuffle=False, **options).test))
     return x.numpy()
 
 
 def real_inputs(metadata):
     """`(feeds of the export, the Keras model's input)` for the preset's kind of input."""
-    if metadata["data"]["task"] == "image":
-        x = real_images(metadata["data"]["options"])
+    if metadata["data"]["task"] in IMAGE_SETS:
+        x = real_images(metadata["data"]["task"], metadata["data"]["options"])
         mask = np.ones(x.shape[:2], bool)
         return {"inputs": x, "padding_mask": mask}, (x, mask)
     if "vocab_size" in metadata["input"]:

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_ssm import zoo
 from keras_ssm.models.rate import retarget
 from keras_ssm.training import recipe
 from tests.fsdd_fixture import write_fsdd
@@ -42,13 +43,20 @@ def test_pooled_audio_recipe_trains_and_round_trips(trained):
     assert model.backbone.pool == [4, 1]
 
 
-def test_warm_start_begins_from_the_earlier_weights(trained, tmp_path):
+@pytest.mark.parametrize("source", ["keras_file", "preset_folder"])
+def test_warm_start_begins_from_the_earlier_weights(trained, tmp_path, source):
     data_dir, out, _ = trained
     best = os.path.join(out, "best.keras")
-    spec = audio_recipe(data_dir, warm_start=best, optimizer={"lr": 1e-9, "ssm_lr": 1e-9})
+    before = keras.saving.load_model(best, safe_mode=True)
+    warm = best
+    if source == "preset_folder":  # a published preset: what a new machine has of a finished run
+        warm = str(zoo.save_preset(before, str(tmp_path / "preset"), {
+            "task": "audio-classification", "labels": [str(i) for i in range(10)],
+            "input": {"shape": [None, 1], "dtype": "float32", "sample_rate": 8000},
+            "metrics": {}, "evaluate": "none: a test preset"}))
+    spec = audio_recipe(data_dir, warm_start=warm, optimizer={"lr": 1e-9, "ssm_lr": 1e-9})
     summary = recipe.train(spec, str(tmp_path / "second"), verbose=0)
     assert summary["epochs"] == 1
-    before = keras.saving.load_model(best, safe_mode=True)
     after = keras.saving.load_model(str(tmp_path / "second" / "best.keras"), safe_mode=True)
     # A learning rate of 1e-9 leaves the trained weights where the warm start
     # put them (BatchNorm's moving statistics still move) ...
@@ -63,6 +71,16 @@ def test_warm_start_begins_from_the_earlier_weights(trained, tmp_path):
     )
     with pytest.raises(ValueError, match="warm_start"):
         recipe.parse_recipe(audio_recipe(data_dir, warm_start=str(tmp_path / "missing.keras")))
+    with pytest.raises(ValueError, match="neither a `.keras` file .* nor a zoo preset"):
+        recipe.parse_recipe(audio_recipe(data_dir, warm_start=str(tmp_path)))  # a folder, no metadata.json
+
+
+def test_warm_start_names_a_bundled_preset(tmp_path):
+    data_dir = write_fsdd(str(tmp_path / "data"))
+    parsed = recipe.parse_recipe(audio_recipe(data_dir, warm_start="fsdd_s5"))
+    assert parsed["warm_start"] == "fsdd_s5"
+    with pytest.raises(ValueError, match="fsdd_s55"):
+        recipe.parse_recipe(audio_recipe(data_dir, warm_start="fsdd_s55"))
 
 
 def test_evaluate_at_another_rate_runs_the_retargeted_model(trained):

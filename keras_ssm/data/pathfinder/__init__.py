@@ -19,14 +19,16 @@ from keras_ssm.data.pathfinder.loader import (
     LABELS,
     SCALES,
     SPLITS,
+    TEST_ONLY,
     WHERE,
     find_folder,
     load_pathfinder,
     read_metadata,
+    split_indices,
 )
 
 __all__ = [
-    "DIFFICULTIES", "EXPECTED_LAYOUT", "FOLDERS", "LABELS", "MODES", "SCALES", "SETTINGS", "SPLITS", "Settings",
+    "DIFFICULTIES", "EXPECTED_LAYOUT", "FOLDERS", "LABELS", "MODES", "SCALES", "SETTINGS", "SPLITS", "Settings", "TEST_ONLY",
     "WHERE", "balanced_labels", "find_folder", "generate_image", "load_pathfinder", "main", "read_metadata",
-    "seed_orientations", "write_dataset",
+    "seed_orientations", "split_indices", "write_dataset",
 ]

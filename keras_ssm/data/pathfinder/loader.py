@@ -14,6 +14,10 @@ Difficulty folders: `curv_baseline` (easy, 6 dashes per curve),
 `curv_contour_length_9` (intermediate), `curv_contour_length_14` (hard: LRA
 "Pathfinder" at 32 px and "Path-X" at 128 px).
 
+A folder whose `metadata/` holds only `test.npy` is a test-only folder (all
+its images are the test split; train and validation are None): how keras_ssm
+bundles a few test images of a generated set (`examples/data/pathfinder32_test`).
+
 The loader yields float32 `(batch, size * size, 1)` pixel sequences
 (row-major) in [0, 1], [-1, 1] (S4's normalisation) or int32 tokens
 (intensity + 1), with labels 0 / 1.
@@ -31,6 +35,7 @@ FOLDERS = {folder: name for name, (folder, _) in DIFFICULTIES.items()}
 LABELS = ("different curves", "same curve")
 SCALES = ("unit", "symmetric", "tokens")
 SPLITS = ("random", "ordered")
+TEST_ONLY = "test.npy"  # the one metadata file of a test-only folder
 
 EXPECTED_LAYOUT = """\
   DATA_DIR/[pathfinder<size>/]<difficulty>/metadata/<batch>.npy   (text lines: imgs/<batch> sample_<i>.png <i> <label> ...)
@@ -78,6 +83,22 @@ def read_metadata(folder):
                 paths.append(path)
                 labels.append(int(fields[3]))
     return paths, np.asarray(labels, np.int32)
+
+
+def split_indices(n, split="random", split_seed=42):
+    """`{"train", "validation", "test"}` -> indices into the metadata order of `n` images.
+
+    `"random"`: a permutation with `split_seed`, then 80/10/10 (S4);
+    `"ordered"`: first 80 % / next 10 % / last 10 % (LRA).
+
+    >>> {k: len(v) for k, v in split_indices(20).items()}
+    {'train': 16, 'validation': 2, 'test': 2}
+    """
+    check_choice("split", split, SPLITS)
+    order = np.random.default_rng(split_seed).permutation(n) if split == "random" else np.arange(n)
+    n_val = n_test = max(1, n // 10)
+    n_train = n - n_val - n_test
+    return {"train": order[:n_train], "validation": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
 
 
 def load_pathfinder(
@@ -140,20 +161,23 @@ def load_pathfinder(
     if folder is None:
         raise missing_data("pathfinder", data_dir, EXPECTED_LAYOUT, WHERE)
     paths, labels = read_metadata(folder)
-    if len(paths) < 3:
+    test_only = os.listdir(os.path.join(folder, "metadata")) == [TEST_ONLY]
+    if len(paths) < (1 if test_only else 3):
         raise missing_data("pathfinder", data_dir, EXPECTED_LAYOUT,
                            WHERE + f"\n(found {len(paths)} readable images in {folder})")
     n = len(paths)
-    order = np.random.default_rng(split_seed).permutation(n) if split == "random" else np.arange(n)
-    n_val = n_test = max(1, n // 10)
-    n_train = n - n_val - n_test
-    parts = {"train": order[:n_train], "validation": order[n_train:n_train + n_val],
-             "test": order[n_train + n_val:]}
+    if test_only:
+        parts = {"train": None, "validation": None, "test": np.arange(n)}
+    else:
+        parts = split_indices(n, split, split_seed)
     transform = pixel_transform(scale)
     length = size * size
     paths = np.asarray(paths)
     datasets, sizes = {}, {}
     for name, index in parts.items():
+        if index is None:
+            datasets[name], sizes[name] = None, 0
+            continue
         paths_t, labels_t = tf.constant(paths[index]), tf.constant(labels[index])
 
         def element(i, paths_t=paths_t, labels_t=labels_t):
@@ -176,5 +200,7 @@ def load_pathfinder(
         max_length=length,
         num_examples=sizes,
         info={"data_dir": folder, "layout": "lra_pathfinder", "size": size, "difficulty": difficulty,
-              "scale": scale, "split": f"{split} 80/10/10" + (f", seed {split_seed}" if split == "random" else "")},
+              "scale": scale,
+              "split": "test only" if test_only else
+                       f"{split} 80/10/10" + (f", seed {split_seed}" if split == "random" else "")},
     )
