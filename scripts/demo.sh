@@ -3,7 +3,8 @@
 # metadata figure — the FSDD presets on the FSDD test split (300 clips) at 8 kHz and zero-shot at 4 kHz,
 # the keyword spotters on 120 clips of the Speech Commands test fold at 16 kHz and zero-shot at 8 kHz,
 # the Long Range Arena Text preset on 200 IMDB test reviews (as bytes), the LRA Image preset on 200 CIFAR-10
-# test images (grayscale pixel sequences), the LRA ListOps preset on 200 generated test trees —
+# test images (grayscale pixel sequences), the LRA ListOps preset on 200 generated test trees, the LRA
+# Pathfinder preset on 200 generated 32 x 32 test images —
 # then streams a digit through an FSDD preset and a 15 s keyword stream through a keyword spotter,
 # chunk by chunk. KERAS_BACKEND picks the backend (default jax).
 set -euo pipefail
@@ -27,6 +28,9 @@ $python -m keras_ssm zoo evaluate --all --data examples/data/cifar10_test --verb
 echo
 echo "Evaluating the LRA ListOps preset on examples/data/listops_test (200 test trees of keras_ssm's ListOps generator, seed 0)..."
 $python -m keras_ssm zoo evaluate --all --data examples/data/listops_test --verbose 0
+echo
+echo "Evaluating the LRA Pathfinder preset on examples/data/pathfinder32_test (200 test images of keras_ssm's Pathfinder generator, release mode, seed 0)..."
+$python -m keras_ssm zoo evaluate --all --data examples/data/pathfinder32_test --verbose 0
 echo
 $python -m keras_ssm zoo stream fsdd_s5 --wav examples/data/fsdd_test/stream/7_jackson_0.wav --chunk-ms 100
 echo

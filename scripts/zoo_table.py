@@ -21,7 +21,7 @@ LRA = {
     "text": ("Text: IMDB bytes (L 4,096)", 84.8, 86.18, 89.31),
     "retrieval": ("Retrieval: AAN (L 4,000)", 87.8, 89.46, 91.40),
     "image": ("Image: grayscale CIFAR-10 (L 1,024)", 85.7, 88.19, 88.00),
-    "pathfinder": ("Pathfinder-32 (L 1,024)", 84.6, 93.06, 95.33),
+    "pathfinder32": ("Pathfinder-32 (L 1,024)", 84.6, 93.06, 95.33),
     "pathx": ("Path-X (L 16,384)", 87.8, 91.95, 98.58),
 }
 # What the papers trained with (depth x width, epochs; the DSS README's A100 times).
@@ -30,7 +30,7 @@ PAPERS_COMPUTE = {
     "text": "S4D 6 x 256, 32 ep; S5 6 x 256, 35 ep; DSS 4 x 128, 40 ep, 20 min on 1 A100",
     "retrieval": "S4D 6 x 256, 20 ep; S5 6 x 128, 20 ep; DSS 6 x 256, 25 ep, 9 h on 1 A100",
     "image": "S4D 6 x 512, 200 ep; S5 6 x 512, 250 ep; DSS 6 x 512, 200 ep, 6 h on 1 A100",
-    "pathfinder": "S4D 6 x 256, 200 ep; S5 6 x 192, 200 ep; DSS 6 x 256, 200 ep, 9 h on 1 A100",
+    "pathfinder32": "S4D 6 x 256, 200 ep; S5 6 x 192, 200 ep; DSS 6 x 256, 200 ep, 9 h on 1 A100",
     "pathx": "S5 6 x 128, 75 ep; DSS 6 x 256, 35 ep, 40 h on 1 A100",
 }
 

@@ -28,7 +28,7 @@ def numpy(x):
 
 def test_the_zoo_has_the_fsdd_keyword_and_lra_presets():
     assert {"fsdd_s4d", "fsdd_dss", "fsdd_s5", "speech_commands12_s5", "lra_text_s4d", "lra_image_s5",
-            "lra_listops_s5"} <= set(PRESETS)
+            "lra_listops_s5", "lra_pathfinder32_s5"} <= set(PRESETS)
 
 
 @pytest.mark.parametrize("name", PRESETS)
