@@ -353,10 +353,8 @@ def publish(name, runs, data_dir, out_root, paused=0.0, shared_cores=False):
             "stages": stage_info, "epochs": epochs, "seconds": round(seconds, 1), "hardware": hardware(),
             "backend": summaries[0]["backend"],
             "tokens_per_second": round(tokens * epochs / seconds),
-            "command": " && ".join([*(f"python -m keras_ssm train {s['recipe']} --out runs/"
-                                      f"{os.path.basename(s['recipe'])[:-5]}" for s in before),
-                                    *(f"python -m keras_ssm train examples/recipes/{os.path.basename(d)}.json "
-                                      f"--out runs/{os.path.basename(d)}" for d in dirs)]),
+            "command": " && ".join(f"python -m keras_ssm train {s['recipe']} --out runs/"
+                                   f"{os.path.basename(s['recipe'])[:-len('.json')]}" for s in stage_info),
             "history": rows,
         },
     }
