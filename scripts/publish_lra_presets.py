@@ -195,7 +195,8 @@ def card(meta):
     same_layer = {"s4d": "S4D-LegS", "dss": "DSS-softmax", "s5": "S5"}[a["layer"]]
     stage_lines = "\n".join(
         f"| {i} | `{s['recipe']}` | {s['epochs']}{' (stopped)' if 'stopped_after' in s else ''} | {s['best_epoch']} | "
-        f"{100 * s['best_val_accuracy']:.2f} % | {s['seconds'] / 60:.0f} min |" for i, s in enumerate(t["stages"], 1))
+        f"{100 * s['best_val_accuracy']:.2f} % | {s['seconds'] / 60:.0f} min | {s['tokens_per_second']:,} | {s['hardware']} |"
+        for i, s in enumerate(t["stages"], 1))
     spec = t["stages"][0]["spec"]
     direction = "bidirectional" if a["layer_kwargs"].get("bidirectional") else "causal"
     confusion = ("\n![confusion matrix](confusion_matrix.png)\n" if "confusion_matrix" in m else "")
@@ -223,7 +224,7 @@ model = keras_ssm.zoo.load("{meta['name']}")   # verified (sha256) before it is 
 Gap to the best paper figure: {best_paper - 100 * m['accuracy']:.1f} points ({max(PAPERS[meta['lra_task']][same_layer] - 100 * m['accuracy'], 0):.1f}
 to {same_layer}). {COMPUTE[meta['lra_task']]} This preset is {a['depth']} layers of width {a['width']}
 (state size {a['layer_kwargs'].get('state_dim', '-')}), trained {t['epochs']} epoch(s) in {t['seconds'] / 60:.0f} min on {t['hardware']}
-({t['tokens_per_second']:,.0f} training tokens per second{', padding excluded' if 'vocab_size' in meta['input'] else ''}{timing_note(t)}). Reproduce the figure:
+({t['tokens_per_second']:,.0f} training tokens per second{' over all stages' if len(t['stages']) > 1 else ''}{', padding excluded' if 'vocab_size' in meta['input'] else ''}{timing_note(t)}). Reproduce the figure:
 `{meta['evaluate']}`.
 {confusion}
 ## Model
@@ -234,8 +235,8 @@ residual {direction} SSM blocks (prenorm, BatchNorm), {task['pooling']} and a li
 
 ## Training
 
-| stage | recipe | epochs | best epoch | best validation | time |
-|---|---|---|---|---|---|
+| stage | recipe | epochs | best epoch | best validation | time | tokens/s | machine |
+|---|---|---|---|---|---|---|---|
 {stage_lines}
 
 {optimizer_line(spec)} Keras
@@ -294,7 +295,17 @@ def published_stages(name, first_recipe, out_root):
     if first_recipe.get("warm_start") != name:
         return [], []
     training = zoo.describe(os.path.join(out_root, name))["training"]
-    return training["stages"], training.get("history", [])
+    # A preset published before stages kept their machine was trained on one: the preset's.
+    stages = [{**s, "hardware": s.get("hardware", training["hardware"])} for s in training["stages"]]
+    return stages, training.get("history", [])
+
+
+def machines(stages):
+    """The machine that trained every stage, or each stage's when they differ."""
+    names = [s["hardware"] for s in stages]
+    if len(set(names)) == 1:
+        return names[0]
+    return "; ".join(f"{name} (stage {i})" for i, name in enumerate(names, 1))
 
 
 def history_rows(dirs, before, history):
@@ -328,12 +339,15 @@ def publish(name, runs, data_dir, out_root, paused=0.0, shared_cores=False):
     epochs = sum(s["epochs"] for s in [*before, *summaries])
     stage_info = [*before, *[{"recipe": f"examples/recipes/{os.path.basename(d)}.json", "epochs": s["epochs"],
                    "best_epoch": s["best_epoch"], "best_val_accuracy": s["best_val_accuracy"], "seconds": s["seconds"],
+                   "hardware": hardware(),
                    **({"stopped_after": f"{s['epochs']} of {s['planned_epochs']} epochs"} if s.get("interrupted") else {}),
                    **({"paused_seconds": s["paused_seconds"]} if "paused_seconds" in s else {}),
                    **({"shared_cores": True} if s.get("shared_cores") else {}),
                    "spec": {k: r[k] for k in ("seed", "epochs", "data", "model", "optimizer")},
                    **({"warm_start": r["warm_start"]} if r.get("warm_start") else {})}
                   for d, s, r in zip(dirs, summaries, recipes)]]
+    for stage in stage_info:  # the same data in every stage: its tokens per epoch
+        stage["tokens_per_second"] = round(tokens * stage["epochs"] / stage["seconds"])
     rows = history_rows(dirs, before, history)
     meta = {
         "name": name,
@@ -350,7 +364,7 @@ def publish(name, runs, data_dir, out_root, paused=0.0, shared_cores=False):
         "evaluate": f"python -m keras_ssm zoo evaluate {name} --data {os.path.relpath(data_dir, ROOT)}",
         "papers": PAPERS[task],
         "training": {
-            "stages": stage_info, "epochs": epochs, "seconds": round(seconds, 1), "hardware": hardware(),
+            "stages": stage_info, "epochs": epochs, "seconds": round(seconds, 1), "hardware": machines(stage_info),
             "backend": summaries[0]["backend"],
             "tokens_per_second": round(tokens * epochs / seconds),
             "command": " && ".join(f"python -m keras_ssm train {s['recipe']} --out runs/"
