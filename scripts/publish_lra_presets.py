@@ -239,7 +239,7 @@ residual {direction} SSM blocks (prenorm, BatchNorm), {task['pooling']} and a li
 |---|---|---|---|---|---|---|---|
 {stage_lines}
 
-{optimizer_line(spec)} Keras
+{optimizer_line(spec)}{later_stages(t['stages'])} Keras
 {meta['versions']['keras']} on the {t['backend']} backend. Continue with a recipe whose `warm_start` is this
 preset (`"warm_start": "{meta['name']}"`, a bundled preset's name or a preset folder) or a run's `best.keras`.{unrecorded_line(t)}
 
@@ -253,6 +253,17 @@ preset (`"warm_start": "{meta['name']}"`, a bundled preset's name or a preset fo
 
 {task['limits']}
 """
+
+
+def later_stages(stages):
+    """The rates of the stages after the first (each restarts warmup and cosine decay from the previous weights)."""
+    later = [f"stage {i}: lr {s['spec']['optimizer']['lr']:g}, SSM lr {s['spec']['optimizer']['ssm_lr']:g}, "
+             f"{s['spec']['optimizer'].get('warmup_epochs', 0):g} warmup epoch(s)"
+             for i, s in enumerate(stages, 1) if i > 1]
+    if not later:
+        return ""
+    return (" That is stage 1's schedule; each later stage restarts it from the previous weights at its recipe's\n"
+            f"rates ({'; '.join(later)}).")
 
 
 def unrecorded_line(t):
