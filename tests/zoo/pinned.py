@@ -9,6 +9,18 @@ import numpy as np
 
 PINNED = os.path.join(os.path.dirname(__file__), "pinned_outputs.json")
 
+# Presets whose float32 outputs measurably spread from their float64 ones (torch, keras.config.set_floatx
+# ("float64"), on the pinned inputs): lra_listops_s5 (stage 2) is 4e-5 off on torch, 1.3e-4 on TF and 2.3e-3
+# on JAX (the pinning backend; logits up to 34, 1,200 tokens both ways through slowly decaying states), cause not
+# traced. Each entry: (pinned-logit tolerance as a fraction of the largest logit, export relative tolerance);
+# every other preset is held to (1e-5, 1e-4).
+FLOAT32_SPREAD = {"lra_listops_s5": (5e-5, 3e-4)}
+
+
+def float32_tolerances(name):
+    """`(pinned-logit tolerance / largest logit, export relative tolerance)` of a preset."""
+    return FLOAT32_SPREAD.get(name, (1e-5, 1e-4))
+
 
 def pinned_inputs(metadata):
     """Two examples at the preset's input, the second padded after 700 steps,
