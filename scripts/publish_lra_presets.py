@@ -185,8 +185,9 @@ def card(meta):
     reached = 100 * m["accuracy"] >= goal
     following = continuation(meta["name"], len(t["stages"]))
     goal_line = (f"Goal (issue #16): >= {goal:.0f} % test accuracy: **{'reached' if reached else 'not reached'}**"
-                 + ("." if reached else f" ({100 * m['accuracy']:.2f} %); what limits it is compute: the model's size "
-                    "and the epochs that 2 CPU cores allow (below)")
+                 + f" ({100 * m['accuracy']:.2f} %)"
+                 + ("" if reached else "; what limits it is compute: the model's size and the epochs that 2 CPU cores "
+                    "allow (below)")
                  + "." + resume_line(t, following)
                  + (f" The next stage warm-starts from this preset (its recipe's `\"warm_start\": \"{meta['name']}\"`), "
                     f"on any machine: `{following}`." if following else ""))
@@ -282,7 +283,7 @@ def timing_note(t):
     notes = [f"stage {i} {s['stopped_after']}" for i, s in enumerate(t["stages"], 1) if "stopped_after" in s]
     notes += [f"stage {i}'s {s['paused_seconds'] / 60:.0f} min paused taken off" for i, s in enumerate(t["stages"], 1)
               if "paused_seconds" in s]
-    notes += [f"stage {i}'s cores were shared with test runs for part of it" for i, s in enumerate(t["stages"], 1)
+    notes += [f"stage {i}'s cores were shared with other runs (tests, probes) for part of it" for i, s in enumerate(t["stages"], 1)
               if s.get("shared_cores")]
     return "; " + "; ".join(notes) if notes else ""
 
@@ -332,6 +333,11 @@ def history_rows(dirs, before, history):
 def publish(name, runs, data_dir, out_root, paused=0.0, shared_cores=False):
     dirs, summaries, recipes, model = chosen_stages(runs, name)
     before, history = published_stages(name, recipes[0], out_root)
+    published = {s["recipe"] for s in before}
+    for d in dirs:
+        if f"examples/recipes/{os.path.basename(d)}.json" in published:
+            raise SystemExit(f"{d} is already a stage of the published {name} (its card counts it): move it out of "
+                             f"{runs} and publish the later stages only")
     if before and max(s["best_val_accuracy"] for s in summaries) <= before[-1]["best_val_accuracy"]:
         raise SystemExit(f"{name}: the runs here reach no better validation accuracy than the published preset "
                          f"({100 * before[-1]['best_val_accuracy']:.2f} %); it stays as it is")
@@ -435,7 +441,7 @@ def main():
     parser.add_argument("--paused", type=float, default=0.0,
                         help="seconds the last stage's run was paused (kill -STOP), taken off its wall time")
     parser.add_argument("--shared-cores", action="store_true",
-                        help="the last stage's cores were shared with test runs for part of it (said in the card)")
+                        help="the last stage's cores were shared with other runs (tests, probes) for part of it (said in the card)")
     args = parser.parse_args()
     data_dir = os.path.abspath(args.data)
     os.chdir(ROOT)

@@ -9,12 +9,13 @@ import numpy as np
 
 PINNED = os.path.join(os.path.dirname(__file__), "pinned_outputs.json")
 
-# Presets whose float32 outputs measurably spread from their float64 ones (torch, keras.config.set_floatx
-# ("float64"), on the pinned inputs): lra_listops_s5 (stage 2) is 4e-5 off on torch, 1.3e-4 on TF and 2.3e-3
-# on JAX (the pinning backend; logits up to 34, 1,200 tokens both ways through slowly decaying states), cause not
-# traced. Each entry: (pinned-logit tolerance as a fraction of the largest logit, export relative tolerance);
-# every other preset is held to (1e-5, 1e-4).
-FLOAT32_SPREAD = {"lra_listops_s5": (5e-5, 3e-4)}
+# Presets whose float32 outputs measurably spread (`scripts/measure_float32_spread.py NAME`: against float64, the
+# layers' scan included, on the pinned inputs): lra_listops_s5 (stage 3; logits up to 55, 1,200 tokens both ways
+# through slowly decaying states, block outputs up to ~290) is 1.3e-4 off on JAX (the pinning backend), 7.2e-4 on
+# TF, 1.9e-3 on torch (3.5e-5 of the largest logit) and 3.9e-3 in its ONNX export (7.1e-5); on the export test's
+# random tokens the export is 2.8e-4 (relative) from the TF Keras model. Each entry: (pinned-logit tolerance as a
+# fraction of the largest logit, export relative tolerance); every other preset is held to (1e-5, 1e-4).
+FLOAT32_SPREAD = {"lra_listops_s5": (5e-5, 5e-4)}
 
 
 def float32_tolerances(name):
