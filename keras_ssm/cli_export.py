@@ -6,6 +6,7 @@ keras_ssm model is backend-neutral, so a model trained on JAX or torch
 exports the same way.
 """
 
+import argparse
 import os
 import subprocess
 import sys
@@ -28,6 +29,13 @@ def _load(name_or_path, sample_rate):
     return model, zoo.describe(name_or_path)
 
 
+def _tolerance(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive relative error (e.g. 3e-4), got {text!r}")
+    return value
+
+
 def _size(path):
     if os.path.isfile(path):
         return os.path.getsize(path)
@@ -37,7 +45,7 @@ def _size(path):
 def _argv(args):
     argv = ["export", args.model, "--format", args.format, "--out", args.out]
     for flag, value in (("--length", args.length), ("--chunk", args.chunk), ("--rate", args.rate),
-                        ("--quantize", args.quantize)):
+                        ("--quantize", args.quantize), ("--tolerance", args.tolerance)):
         if value is not None:
             argv += [flag, str(value)]
     return argv + ["--streaming"] * args.streaming + ["--no-verify"] * args.no_verify
@@ -73,7 +81,7 @@ def export_command(args):
     vocab = getattr(getattr(model, "backbone", model), "vocab_size", None)
     error = verify(model, args.out, description, vocab_size=vocab)
     what = "the stream fed chunk by chunk vs the full pass" if streaming else "outputs"
-    tolerance = 2e-2 if args.quantize else 1e-4
+    tolerance = args.tolerance or (2e-2 if args.quantize else 1e-4)
     print(f"verified in its runtime: {what}, relative error {error:.2e} (tolerance {tolerance:g})")
     return 0 if error <= tolerance else 1
 
@@ -96,5 +104,7 @@ def add_parser(commands):
     parser.add_argument("--chunk", type=int, help="streaming form: samples per chunk (default: from 256)")
     parser.add_argument("--rate", type=int, help="presets: re-target to this sampling rate (Hz) first")
     parser.add_argument("--quantize", choices=("dynamic_int8",), help="LiteRT: int8 weights")
+    parser.add_argument("--tolerance", type=_tolerance,
+                        help="largest relative error the check accepts (default 1e-4; 2e-2 with --quantize)")
     parser.add_argument("--no-verify", action="store_true", help="skip the check in the runtime")
     parser.set_defaults(run=export_command)

@@ -122,3 +122,13 @@ def test_cli_exports_and_verifies_from_any_backend(tmp_path, capsys):
         assert "running on TensorFlow" in result.stderr
     assert "streaming, chunk 64" in printed and "relative error" in printed
     assert os.path.isfile(path) and os.path.isfile(path + ".json")
+
+
+@needs_tf
+def test_cli_holds_the_export_to_the_tolerance_given(tmp_path, capsys):
+    argv = ["export", "fsdd_s5", "--format", "onnx", "--out", os.path.join(str(tmp_path), "m.onnx"), "--length", "256"]
+    assert cli.main(argv + ["--tolerance", "1e-12"]) == 1  # float32 round-off is above it
+    assert "(tolerance 1e-12)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(argv + ["--tolerance", "0"])
+    assert "argument --tolerance: expected a positive relative error" in capsys.readouterr().err
