@@ -307,9 +307,16 @@ def published_stages(name, first_recipe, out_root):
     if first_recipe.get("warm_start") != name:
         return [], []
     training = zoo.describe(os.path.join(out_root, name))["training"]
-    # A preset published before stages kept their machine was trained on one: the preset's.
-    stages = [{**s, "hardware": s.get("hardware", training["hardware"])} for s in training["stages"]]
-    return stages, training.get("history", [])
+    return stage_records(training), training.get("history", [])
+
+
+def stage_records(training):
+    """A preset's stages, each with its machine and tokens per second: a preset published before stages kept
+    them was trained in one stage, on the preset's machine, at the preset's rate."""
+    single = len(training["stages"]) == 1
+    return [{**s, "hardware": s.get("hardware", training["hardware"]),
+             **({"tokens_per_second": training["tokens_per_second"]} if single and "tokens_per_second" not in s else {})}
+            for s in training["stages"]]
 
 
 def machines(stages):
@@ -420,6 +427,7 @@ def rewrite_card(name, out_root, shared_cores=False):
     folder = os.path.join(out_root, name)
     meta = zoo.describe(folder)
     meta.pop("files")  # save_preset lists the files anew
+    meta["training"]["stages"] = stage_records(meta["training"])
     if shared_cores:
         meta["training"]["stages"][-1]["shared_cores"] = True
     model = zoo.load(folder)  # verified against the card it was published with
