@@ -283,8 +283,8 @@ def timing_note(t):
     notes = [f"stage {i} {s['stopped_after']}" for i, s in enumerate(t["stages"], 1) if "stopped_after" in s]
     notes += [f"stage {i}'s {s['paused_seconds'] / 60:.0f} min paused taken off" for i, s in enumerate(t["stages"], 1)
               if "paused_seconds" in s]
-    notes += [f"stage {i}'s cores were shared with other runs (tests, probes) for part of it" for i, s in enumerate(t["stages"], 1)
-              if s.get("shared_cores")]
+    notes += [f"stage {i}'s cores were shared with other runs (tests, probes) for part of it"
+              for i, s in enumerate(t["stages"], 1) if s.get("shared_cores")]
     return "; " + "; ".join(notes) if notes else ""
 
 
@@ -449,7 +449,8 @@ def main():
     parser.add_argument("--paused", type=float, default=0.0,
                         help="seconds the last stage's run was paused (kill -STOP), taken off its wall time")
     parser.add_argument("--shared-cores", action="store_true",
-                        help="the last stage's cores were shared with other runs (tests, probes) for part of it (said in the card)")
+                        help="the last stage's cores were shared with other runs (tests, probes) for part of it "
+                        "(said in the card)")
     args = parser.parse_args()
     data_dir = os.path.abspath(args.data)
     os.chdir(ROOT)
