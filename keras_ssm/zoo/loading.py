@@ -63,6 +63,9 @@ def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=Fals
                 "states no `input.sample_rate` in its metadata: load it without `sample_rate`."
             )
         config = retarget_config(config, step_scale_for_rate(trained_rate, sample_rate))
+    # A preset folder saved elsewhere may still hold its publisher's compile choices
+    # (`jit_compile`, optimizer); `compile` alone decides whether the model is compiled.
+    config = {key: value for key, value in config.items() if key != "compile_config"}
     try:
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as error:

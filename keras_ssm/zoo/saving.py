@@ -88,6 +88,9 @@ def save_preset(model, folder, metadata):
             f"it has {len(metadata['labels'])}."
         )
     config = keras.saving.serialize_keras_object(model)
+    # A preset carries no compile choices of the machine that saved it: its users'
+    # `predict` and `fit` use their own backend's defaults (torch.compile is not one).
+    config.pop("compile_config", None)
     check_config(config, where=f"The config of {type(model).__name__}")
 
     folder = pathlib.Path(folder).expanduser().resolve()
