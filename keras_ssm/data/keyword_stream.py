@@ -3,11 +3,18 @@
 Keyword spotting is judged on a stream, not on clips: keywords spoken now
 and then, silence and background noise between them. `assemble_stream`
 lays clips end to end with random gaps over a noise floor and returns the
-audio with the time of every keyword, to measure the share detected and
-the false alarms per hour (`keras_ssm.zoo.detection`).
+audio with the time of every word; `score` holds a detector's output to
+those times under one fixed rule: the share of keywords detected and the
+false alarms per hour, each with its 95 % interval.
 """
 
 import numpy as np
+
+# The scoring rule's constants, fixed before any figure was measured (see
+# `score`). They are not arguments, so that no evaluation can tune them.
+HEARD_FRACTION = 0.5
+MAX_LATENCY_SECONDS = 1.0
+BACKGROUND = ("_silence_", "_unknown_")
 
 
 def assemble_stream(clips, labels, noise, *, sample_rate=16000, gap_seconds=(1.0, 3.0), noise_volume=0.1, seed=0):
@@ -54,3 +61,90 @@ def assemble_stream(clips, labels, noise, *, sample_rate=16000, gap_seconds=(1.0
                        "end": float((position + len(clip)) / sample_rate)})
         position += len(clip)
     return np.clip(audio, -1.0, 1.0), events
+
+
+def score(events, detections, stream_seconds, *, background=BACKGROUND):
+    """Scores a detector's `detections` against the true words of a stream.
+
+    The rule (one rule, fixed in advance; every figure of keras_ssm uses it):
+
+    - A detection `(time, label, ...)` of keyword k **hits** a true
+      occurrence of k (an event `{"label": k, "start", "end"}`) when it fires
+      after at least half of the word has been heard and at most
+      `MAX_LATENCY_SECONDS` (1.0 s) after the word ends:
+      `start + HEARD_FRACTION * (end - start) <= time <= end + MAX_LATENCY_SECONDS`,
+      both bounds included. One second bounds the wait a user sees after the
+      word; with the streams' gaps of 1 s or more, two occurrences' spans
+      never overlap.
+    - Each occurrence is hit at most once. A second detection of an
+      occurrence already hit is a **false alarm**: merging repeats is the
+      detector's job (`KeywordSpotter`'s refractory period), so the score
+      charges the repeats it lets through. When a detection could hit
+      several occurrences of its label, it takes the one whose span ends
+      first (this pairing hits the most occurrences).
+    - A detection with the wrong label is a false alarm; the occurrence under
+      it stays missed unless a detection of its own label hits it.
+    - Labels in `background` (`_silence_`, `_unknown_`) are never targets:
+      an `_unknown_` word is not a keyword, and any detection on it, on
+      noise, or of a background label is a false alarm.
+    - False alarms are counted over the whole stream, `stream_seconds` long,
+      and reported per hour.
+
+    The share of keywords detected (recall) carries a Wilson 95 % interval;
+    false alarms per hour an exact Poisson (Garwood) 95 % interval.
+
+    Args:
+        events: the stream's words in any order, each a dict with `"label"`,
+            `"start"` and `"end"` in seconds (`assemble_stream`'s events).
+        detections: `(time in seconds, label, ...)` tuples in any order
+            (`KeywordSpotter`'s or `detect`'s output; extra items ignored).
+        stream_seconds: the stream's whole duration (positive), over which
+            false alarms are counted.
+        background: labels that are never keywords.
+
+    Returns:
+        A dict: `keywords` (true keyword occurrences), `detected` (those hit),
+        `false_alarms`, `hours`, `detection_rate` and `detection_rate_interval`
+        (low, high), `false_alarms_per_hour` and
+        `false_alarms_per_hour_interval` (low, high).
+
+    >>> events = [{"label": "yes", "start": 1.0, "end": 2.0},
+    ...           {"label": "_unknown_", "start": 4.0, "end": 5.0}]
+    >>> result = score(events, [(1.5, "yes", 0.9), (1.8, "yes", 0.9), (4.6, "no", 0.9)], stream_seconds=3600)
+    >>> result["detected"], result["keywords"], result["false_alarms"], result["false_alarms_per_hour"]
+    (1, 1, 2, 2.0)
+    """
+    from keras_ssm.zoo.intervals import poisson_rate_interval, wilson_interval
+
+    if not np.isfinite(stream_seconds) or stream_seconds <= 0:
+        raise ValueError(f"`stream_seconds` must be the stream's duration, a positive number; got {stream_seconds!r}.")
+    background = set(background)
+    spans = []  # (end of the hit span, start of it, label) per keyword occurrence
+    for i, e in enumerate(events):
+        if not e["start"] < e["end"]:
+            raise ValueError(f"`events[{i}]` must have start < end (seconds); got {e!r}.")
+        if e["label"] not in background:
+            spans.append((e["end"] + MAX_LATENCY_SECONDS, e["start"] + HEARD_FRACTION * (e["end"] - e["start"]),
+                          e["label"]))
+    spans.sort()
+    hit = [False] * len(spans)
+    false_alarms = 0
+    for at, label, *_ in sorted(detections, key=lambda d: d[0]):
+        if not 0 <= at <= stream_seconds:
+            raise ValueError(f"`detections` holds a time {at!r} outside the stream [0, {stream_seconds}] s: pass "
+                             "the stream's whole duration as `stream_seconds`.")
+        match = next((k for k, (last, first, target) in enumerate(spans)
+                      if not hit[k] and target == label and first <= at <= last), None)
+        if match is None:  # spans hold keywords only: a background label never matches
+            false_alarms += 1
+        else:
+            hit[match] = True
+    hours = stream_seconds / 3600
+    detected, keywords = sum(hit), len(spans)
+    return {
+        "keywords": keywords, "detected": detected, "false_alarms": false_alarms, "hours": hours,
+        "detection_rate": detected / keywords if keywords else float("nan"),
+        "detection_rate_interval": tuple(wilson_interval(detected, keywords)) if keywords else (0.0, 1.0),
+        "false_alarms_per_hour": false_alarms / hours,
+        "false_alarms_per_hour_interval": tuple(poisson_rate_interval(false_alarms, hours)),
+    }
