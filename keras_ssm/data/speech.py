@@ -384,8 +384,9 @@ def load_speech_commands(
     _check_rate(sample_rate)
     check_positive_int("batch_size", batch_size)
     for name, folds in (("validation_folds", validation_folds), ("test_folds", test_folds)):
-        if not all(isinstance(f, (int, np.integer)) and 0 <= f <= 9 for f in folds):
-            raise ValueError(f"`{name}` must be fold numbers in 0..9, got {folds!r}.")
+        if isinstance(folds, (str, bytes)) or not hasattr(folds, "__iter__") or not all(
+                isinstance(f, (int, np.integer)) and not isinstance(f, bool) and 0 <= f <= 9 for f in folds):
+            raise ValueError(f"`{name}` must be a list of fold numbers in 0..9 (e.g. [7]), got {folds!r}.")
     for name, value in (("time_shift", time_shift), ("gain_db", gain_db), ("speed_change", speed_change),
                         ("noise_volume", noise_volume)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -402,8 +403,14 @@ def load_speech_commands(
     augmentation = {"time_shift": time_shift, "gain_db": gain_db, "speed_change": speed_change,
                     "noise_probability": noise_probability, "noise_volume": noise_volume,
                     "band_limit_rate": band_limit_rate, "band_limit_probability": band_limit_probability}
-    if set(validation_folds) & set(test_folds):
-        raise ValueError(f"`validation_folds` {validation_folds} and `test_folds` {test_folds} overlap.")
+    shared = sorted(int(f) for f in set(validation_folds) & set(test_folds))
+    if shared:
+        # A fold on both sides would let a choice made on validation see test speakers.
+        raise ValueError(
+            f"`validation_folds` {list(validation_folds)} and `test_folds` {list(test_folds)} overlap in "
+            f"fold(s) {shared}: a speaker fold belongs to one split only; drop {shared} from one of them "
+            "(the default is validation [7], test [8])."
+        )
     layout, root = detect_speech_commands(data_dir)
     if layout is None or (source != "auto" and source != layout):
         raise missing_data("speech_commands", data_dir, SC_LAYOUT, SC_WHERE)

@@ -322,3 +322,20 @@ def test_a_folder_with_the_test_fold_only(tmp_path):
              label_names=np.asarray(speech.SC12_LABELS), sample_rate=np.int64(16000))
     data = speech.load_speech_commands(tmp_path, classes=12)
     assert data.train is None and data.validation is None and data.num_examples["test"] == int(keep.sum())
+
+
+def test_overlapping_or_malformed_folds_are_refused(tmp_path):
+    """A speaker fold on both the validation and the test side is refused, through the task loader too
+    (a choice made on validation would see test speakers), as is a fold that is not a list of folds."""
+    import keras_ssm.data
+
+    _write_npz_parts(tmp_path)
+    with pytest.raises(ValueError, match=r"overlap in fold\(s\) \[7\]: a speaker fold belongs to one split only"):
+        speech.load_speech_commands(tmp_path, classes=12, validation_folds=[6, 7], test_folds=(7, 8))
+    with pytest.raises(ValueError, match=r"overlap in fold\(s\) \[8\]"):
+        keras_ssm.data.load("sc12", tmp_path, validation_folds=[8], test_folds=[8])
+    for bad in (8, "78", [True], [10]):
+        with pytest.raises(ValueError, match=r"`test_folds` must be a list of fold numbers in 0\.\.9"):
+            speech.load_speech_commands(tmp_path, classes=12, test_folds=bad)
+    data = speech.load_speech_commands(tmp_path, classes=12, validation_folds=[6, 7], test_folds=[8])
+    assert data.num_examples == {"train": 42, "validation": 12, "test": 6}
