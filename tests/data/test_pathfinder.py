@@ -135,11 +135,14 @@ def test_labels_are_balanced():
         assert abs(counts[0] - counts[1]) <= 1
 
 
+@pytest.mark.filterwarnings("ignore:Pathfinder. 1 of the 21 images")  # the later loads of the same folder
 def test_loader_reads_the_lra_layout(tmp_path):
     folder = pathfinder.write_dataset(tmp_path, 32, n=21, batch_size=8)
     os.truncate(os.path.join(folder, "imgs", "0", "sample_3.png"), 0)  # LRA has one empty image
-    data = pathfinder.load_pathfinder(tmp_path, batch_size=4)
-    assert data.num_examples == {"train": 16, "validation": 2, "test": 2}
+    with pytest.warns(UserWarning, match=r"1 of the 21 images listed .*\(imgs/0/sample_3\.png\)"):
+        data = pathfinder.load_pathfinder(tmp_path, batch_size=4)
+    assert data.num_examples == {"train": 16, "validation": 2, "test": 2}  # 17 / 2 / 2 listed, sample_3 in train
+    assert (data.info["listed_images"], data.info["missing_images"]) == (21, 1)
     assert data.input_shape == (1024, 1) and data.num_classes == 2 and data.max_length == 1024
     for split in ("train", "validation", "test"):
         for x, y in check_split(data[split], data.num_examples[split], 4):
@@ -204,3 +207,33 @@ def test_split_indices_partition_the_images():
         parts = pathfinder.split_indices(50, split)
         assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(50))
     assert pathfinder.split_indices(50, "ordered")["test"].tolist() == list(range(45, 50))
+
+
+def test_a_missing_image_moves_no_other_image_to_another_split(tmp_path):
+    """The split is drawn over the listed images: removing one file leaves every other image in its split
+    (a permutation of the images present re-drew the whole split: test images became training images)."""
+    folder = pathfinder.write_dataset(tmp_path, 32, n=40, batch_size=40)
+    paths, _, present = pathfinder.read_listing(folder)
+    assert present.all() and len(paths) == 40
+    # Each image's bytes name it (40 distinct images), read back as tokens (intensity + 1).
+    name_of = {(np.asarray(Image.open(p)).reshape(-1).astype(np.int32) + 1).tobytes(): os.path.basename(p)
+               for p in paths}
+    assert len(name_of) == 40
+
+    def owners(data):
+        return {split: {name_of[row.tobytes()] for x, _ in data[split] for row in x.numpy().astype(np.int32)}
+                for split in ("train", "validation", "test")}
+
+    complete = pathfinder.load_pathfinder(tmp_path, scale="tokens", shuffle=False, batch_size=40)
+    assert complete.info["missing_images"] == 0
+    before = owners(complete)
+    assert sum(map(len, before.values())) == 40
+    for split in ("test", "train"):
+        gone = sorted(before[split])[0]
+        kept = (tmp_path / gone).as_posix()
+        os.rename(os.path.join(folder, "imgs", "0", gone), kept)
+        with pytest.warns(UserWarning, match=rf"1 of the 40 images listed .*{gone}.*Restore the files"):
+            data = pathfinder.load_pathfinder(tmp_path, scale="tokens", shuffle=False, batch_size=40)
+        assert owners(data) == {name: images - {gone} for name, images in before.items()}
+        assert data.info["missing_images"] == 1
+        os.rename(kept, os.path.join(folder, "imgs", "0", gone))

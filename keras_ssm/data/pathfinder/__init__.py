@@ -23,12 +23,13 @@ from keras_ssm.data.pathfinder.loader import (
     WHERE,
     find_folder,
     load_pathfinder,
+    read_listing,
     read_metadata,
     split_indices,
 )
 
 __all__ = [
     "DIFFICULTIES", "EXPECTED_LAYOUT", "FOLDERS", "LABELS", "MODES", "SCALES", "SETTINGS", "SPLITS", "Settings", "TEST_ONLY",
-    "WHERE", "balanced_labels", "find_folder", "generate_image", "load_pathfinder", "main", "read_metadata",
-    "seed_orientations", "split_indices", "write_dataset",
+    "WHERE", "balanced_labels", "find_folder", "generate_image", "load_pathfinder", "main", "read_listing",
+    "read_metadata", "seed_orientations", "split_indices", "write_dataset",
 ]

@@ -25,6 +25,7 @@ The loader yields float32 `(batch, size * size, 1)` pixel sequences
 
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -56,16 +57,18 @@ def find_folder(data_dir, size, difficulty):
     return None
 
 
-def read_metadata(folder):
-    """`(paths, labels)` of every image listed in `folder/metadata/*.npy` (numeric file order).
+def read_listing(folder):
+    """`(paths, labels, present)` of every image listed in `folder/metadata/*.npy`
+    (numeric file order, then line order): `present[i]` is False where the PNG
+    is missing or empty (the LRA release has one empty image, S4 blacklists it).
 
-    Entries whose PNG is missing or empty are skipped (the LRA release has
-    one empty image, S4 blacklists it).
+    The listing, not the files on disk, fixes each image's position, and so
+    its split (`split_indices`).
     """
     meta = os.path.join(folder, "metadata")
     names = [f for f in os.listdir(meta) if f.endswith(".npy")]
     names.sort(key=lambda f: (int(f[:-4]) if f[:-4].isdigit() else math.inf, f))
-    paths, labels = [], []
+    paths, labels, present = [], [], []
     for name in names:
         with open(os.path.join(meta, name)) as f:
             for number, line in enumerate(f, 1):
@@ -76,20 +79,30 @@ def read_metadata(folder):
                     raise ValueError(f"{meta}/{name}:{number}: expected `imgs/<batch> sample_<i>.png <i> <label> ...`.")
                 path = os.path.join(folder, fields[0], fields[1])
                 try:
-                    if os.path.getsize(path) == 0:
-                        continue
+                    readable = os.path.getsize(path) > 0
                 except OSError:
-                    continue
+                    readable = False
                 paths.append(path)
                 labels.append(int(fields[3]))
-    return paths, np.asarray(labels, np.int32)
+                present.append(readable)
+    return paths, np.asarray(labels, np.int32), np.asarray(present, bool)
+
+
+def read_metadata(folder):
+    """`(paths, labels)` of every listed image whose PNG is there and not empty
+    (numeric file order); see `read_listing`."""
+    paths, labels, present = read_listing(folder)
+    return [p for p, keep in zip(paths, present) if keep], labels[present]
 
 
 def split_indices(n, split="random", split_seed=42):
-    """`{"train", "validation", "test"}` -> indices into the metadata order of `n` images.
+    """`{"train", "validation", "test"}` -> indices into the metadata order of `n` listed images.
 
     `"random"`: a permutation with `split_seed`, then 80/10/10 (S4);
-    `"ordered"`: first 80 % / next 10 % / last 10 % (LRA).
+    `"ordered"`: first 80 % / next 10 % / last 10 % (LRA). `n` is the
+    number of images the metadata lists, present or not: an image's split
+    depends on its place in the listing only, so a missing file leaves every
+    other image where it was.
 
     >>> {k: len(v) for k, v in split_indices(20).items()}
     {'train': 16, 'validation': 2, 'test': 2}
@@ -99,6 +112,21 @@ def split_indices(n, split="random", split_seed=42):
     n_val = n_test = max(1, n // 10)
     n_train = n - n_val - n_test
     return {"train": order[:n_train], "validation": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
+
+
+def _warn_missing(folder, paths, present):
+    """Warns, naming the files, that listed images are missing or empty."""
+    missing = [os.path.relpath(p, folder) for p, keep in zip(paths, present) if not keep]
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    warnings.warn(
+        f"Pathfinder: {len(missing)} of the {len(paths):,} images listed in {folder}/metadata are missing or "
+        f"empty ({shown}); they are left out of their splits, which stay as the listing fixes them (no other "
+        "image changes split), but the split sizes and any figure measured on them differ from the complete "
+        "data's. Restore the files (or re-generate the data) to reproduce a published figure.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return len(missing)
 
 
 def load_pathfinder(
@@ -126,7 +154,10 @@ def load_pathfinder(
             (int32 ids = intensity + 1, `vocab_size` 257).
         split: `"random"`: a permutation with `split_seed`, then 80/10/10
             (S4); `"ordered"`: first 80 % / next 10 % / last 10 % in metadata
-            order (LRA).
+            order (LRA). Drawn over the images the metadata lists: a listed
+            image whose PNG is missing or empty is left out of its own split
+            (with a warning naming it; `info["missing_images"]` counts them)
+            and every other image keeps its split.
         split_seed: seed of the random split (S4: 42).
         shuffle, seed, drop_remainder: see `batching.make_dataset`.
 
@@ -160,16 +191,19 @@ def load_pathfinder(
     folder = find_folder(data_dir, size, difficulty)
     if folder is None:
         raise missing_data("pathfinder", data_dir, EXPECTED_LAYOUT, WHERE)
-    paths, labels = read_metadata(folder)
+    paths, labels, present = read_listing(folder)
     test_only = os.listdir(os.path.join(folder, "metadata")) == [TEST_ONLY]
-    if len(paths) < (1 if test_only else 3):
+    if present.sum() < (1 if test_only else 3):
         raise missing_data("pathfinder", data_dir, EXPECTED_LAYOUT,
-                           WHERE + f"\n(found {len(paths)} readable images in {folder})")
+                           WHERE + f"\n(found {int(present.sum())} readable images in {folder})")
     n = len(paths)
     if test_only:
         parts = {"train": None, "validation": None, "test": np.arange(n)}
     else:
         parts = split_indices(n, split, split_seed)
+    # A missing image drops out of its own split only: the split is drawn over the listing.
+    parts = {name: None if index is None else index[present[index]] for name, index in parts.items()}
+    missing = 0 if present.all() else _warn_missing(folder, paths, present)
     transform = pixel_transform(scale)
     length = size * size
     paths = np.asarray(paths)
@@ -200,7 +234,7 @@ def load_pathfinder(
         max_length=length,
         num_examples=sizes,
         info={"data_dir": folder, "layout": "lra_pathfinder", "size": size, "difficulty": difficulty,
-              "scale": scale,
+              "scale": scale, "listed_images": n, "missing_images": missing,
               "split": "test only" if test_only else
                        f"{split} 80/10/10" + (f", seed {split_seed}" if split == "random" else "")},
     )
