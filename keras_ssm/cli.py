@@ -127,7 +127,6 @@ def train(args):
     print(f"\n{summary['name']}: {summary['task']}, {summary['parameters']:,} parameters, {summary['seconds']} s")
     print(f"trained on {summary['distribution']}")
     print(f"best validation accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}")
-    print(f"test accuracy of that checkpoint {summary['test_accuracy']:.4f}")
     print(f"model: {os.path.join(out, 'best.keras')}; metrics: {os.path.join(out, 'metrics.csv')}")
     return 0
 
@@ -175,7 +174,8 @@ def main(argv=None):
         help="train a recipe",
         description="Train the model of a recipe JSON file (see keras_ssm/training/recipe.py "
         "for the format). Keeps the best model by validation accuracy, resumes an interrupted "
-        "run from the same --out folder, and reports the test accuracy of the best checkpoint.",
+        "run from the same --out folder, and reports validation figures only (the test split is "
+        "evaluated once, at publication: `python -m keras_ssm zoo evaluate`).",
     )
     train_parser.add_argument("recipe", help="path of the recipe JSON file")
     train_parser.add_argument("--out", help="output folder (default runs/<recipe name>)")
@@ -188,7 +188,8 @@ def main(argv=None):
     )
     eval_parser.add_argument("recipe", help="path of the recipe JSON file (for its data)")
     eval_parser.add_argument("--model", required=True, help="the .keras file, e.g. runs/NAME/best.keras")
-    eval_parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    eval_parser.add_argument("--split", default="validation", choices=("train", "validation", "test"),
+                             help="the split (default validation; the test split only at publication)")
     eval_parser.add_argument(
         "--rate", type=int, help="audio tasks: evaluate at this sampling rate (Hz), the model re-targeted zero-shot"
     )

@@ -32,7 +32,9 @@ masks on its frames while training.
 `train(recipe, out_dir)` keeps the best model by validation accuracy
 (`best.keras`), resumes an interrupted run (`keras.callbacks.BackupAndRestore`),
 logs metrics per epoch (`metrics.csv`), and writes `summary.json` with the
-test accuracy of the best-validation checkpoint.
+best epoch and its validation accuracy. Training reports the validation split
+only: it never evaluates the test split, which is read once, at publication
+(`python -m keras_ssm zoo evaluate`), so no choice can be made on it.
 
 An optional `"warm_start"` starts a new run from an earlier model's weights:
 a second schedule that continues a training whose first one has ended. It is
@@ -317,13 +319,13 @@ def train(recipe, out_dir, verbose=1, callbacks=()):
     `summary.json` (its `seconds`: the wall time over resumes, kept in
     `seconds.json`); `backup/` exists only while a run is unfinished.
     `callbacks` are added after the recipe's own. With a `distribution`,
-    everything (building, fitting, the test evaluation) runs inside its
+    everything (building, fitting) runs inside its
     scope; a `ValueError` naming the field comes before anything is written
     when it cannot run here.
 
     Returns:
-        the summary dict (best epoch, validation and test accuracy at it,
-        parameter count, wall time).
+        the summary dict (best epoch, its validation accuracy, parameter
+        count, wall time): no test-split figure.
     """
     recipe = parse_recipe(recipe)
     distribution = make_distribution(recipe)
@@ -412,7 +414,6 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
         shuffle=False,
     )
     best = keras.saving.load_model(best_path, safe_mode=True)
-    test_loss, test_accuracy = best.evaluate(data.test, verbose=verbose)
     rows = _read_metrics(metrics_path)
     best_row = max(rows, key=lambda row: row["val_accuracy"])
     summary = {
@@ -421,8 +422,6 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
         "epochs": len(rows),
         "best_epoch": int(best_row["epoch"]) + 1,
         "best_val_accuracy": best_row["val_accuracy"],
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
         "parameters": int(best.count_params()),
         "seconds": round(clock.seconds(), 1),
         "backend": keras.backend.backend(),
@@ -466,8 +465,12 @@ def _read_metrics(path):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def evaluate(recipe, model_path, split="test", verbose=1, sample_rate=None):
+def evaluate(recipe, model_path, split="validation", verbose=1, sample_rate=None):
     """Evaluates a saved `.keras` model on a split of the recipe's data.
+
+    The default is the validation split, on which every choice is made; the
+    test split is read only when asked for by name (`split="test"`), once, at
+    publication.
 
     `sample_rate` (audio tasks): read the data at that rate and run the model
     zero-shot there, its steps scaled by `trained rate / sample_rate`

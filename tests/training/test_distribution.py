@@ -482,7 +482,7 @@ def test_cli_trains_data_parallel_and_evaluates_model_parallel(report):
     # The data_parallel checkpoint, evaluated under the --distribution/--mesh override.
     assert evaluate["code"] == 0
     accuracy = float(evaluate["stdout"].split("accuracy")[1].split(",")[0])
-    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
+    assert accuracy == pytest.approx(summary["best_val_accuracy"], abs=1e-6)  # the default split: validation
 
 
 # ---------------------------------------------------------------------------

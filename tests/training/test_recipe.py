@@ -33,15 +33,17 @@ def test_cli_trains_and_evaluates(listops_dir, tmp_path):
     out = tmp_path / "run"
     run = run_cli("train", str(path), "--out", str(out), "--verbose", "2")
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "test accuracy of that checkpoint" in run.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 2 and 1 <= summary["best_epoch"] <= 2
-    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    # Training reports validation only: no test figure is printed or stored (issue #28).
+    assert "test accuracy" not in run.stdout and "best validation accuracy" in run.stdout
+    assert not [key for key in summary if "test" in key], summary
     assert (out / "best.keras").exists() and not (out / "backup").exists()
     run = run_cli("evaluate", str(path), "--model", str(out / "best.keras"), "--verbose", "0")
     assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.startswith("validation:")  # the default split; the test split only when named
     accuracy = float(run.stdout.split("accuracy")[1].split(",")[0])
-    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
+    assert accuracy == pytest.approx(summary["best_val_accuracy"], abs=1e-6)
 
 
 class Interrupt(keras.callbacks.Callback):
