@@ -3,7 +3,8 @@
     zoo list                                   the bundled presets, one line each
     zoo describe NAME                          a preset's metadata
     zoo evaluate NAME... --data DIR [--rate HZ ...]
-                                               accuracy on the test split, beside the metadata's
+                                               accuracy on the test split (Wilson 95 % interval),
+                                               beside the metadata's
     zoo stream NAME --wav FILE [--chunk-ms MS] the running prediction over a wav file, chunk by chunk;
                                                for a keyword-spotting preset, each keyword detected
                                                and its time ([--threshold P])
@@ -27,9 +28,27 @@ def _stated(metadata, rate, examples):
     clips: the main figure, or that of a listed subset (`metrics.subsets`, e.g.
     the bundled copy of part of the test split); None if neither has that size."""
     key = _metric_key(metadata, rate)
-    for block in [metadata["metrics"], *metadata["metrics"].get("subsets", [])]:
+    for block in _blocks(metadata):
         if block.get("examples", examples) == examples:
             return block.get(key)
+    return None
+
+
+def _blocks(metadata):
+    return [metadata["metrics"], *metadata["metrics"].get("subsets", [])]
+
+
+def _count_differs(metadata, rate, result):
+    """Why the data cannot reproduce the metadata's figure although it is the
+    preset's test data, or None: the loader found listed examples missing, or
+    the metadata states its figures on example counts that this data has none
+    of."""
+    if result["missing"]:
+        return f"{result['missing']} listed example(s) missing from the data"
+    key = _metric_key(metadata, rate)
+    counts = [block["examples"] for block in _blocks(metadata) if key in block and "examples" in block]
+    if counts and result["examples"] not in counts:
+        return f"{result['examples']} examples, the metadata's figures are on {' or '.join(map(str, counts))}"
     return None
 
 
@@ -73,12 +92,13 @@ def describe_command(args):
 def evaluate_command(args):
     from keras_ssm import zoo
     from keras_ssm.zoo.evaluation import evaluate_preset
+    from keras_ssm.zoo.intervals import format_interval
 
     names = zoo.list_presets() if args.all else args.names
     if not names:
         raise ValueError("Name at least one preset, or pass --all.")
-    rows = [("preset", "layer", "rate Hz", "accuracy", "correct", "metadata", "same")]
-    mismatches, skipped = 0, []
+    rows = [("preset", "layer", "rate Hz", "accuracy", "95 % CI", "correct", "metadata", "same")]
+    mismatches, skipped, notes = 0, [], []
     for name in names:
         meta = zoo.describe(name)
         if args.all and args.rate and "sample_rate" not in meta["input"]:
@@ -94,16 +114,22 @@ def evaluate_command(args):
                 break
             stated = _stated(meta, rate, result["examples"]) if args.split == "test" else None
             same = "-" if stated is None else ("yes" if abs(stated - result["accuracy"]) < 1e-6 else "NO")
+            differs = _count_differs(meta, rate, result) if args.split == "test" else None
+            if differs:  # not the data the figure was measured on: it cannot confirm it
+                same = "NO"
+                notes.append(f"{name}: NO: {differs}")
             mismatches += same == "NO"
             rows.append((
                 name, _layer(meta), result["sample_rate"] or "-", f"{100 * result['accuracy']:.2f} %",
-                f"{result['correct']}/{result['examples']}",
+                format_interval(result["interval"]), f"{result['correct']}/{result['examples']}",
                 "-" if stated is None else f"{100 * stated:.2f} %", same,
             ))
     if len(rows) == 1:
         raise ValueError(f"--data {args.data!r} holds the data of none of the presets {names}.")
     print()
     _print_table(rows)
+    for note in notes:
+        print(note)
     if skipped:
         print(f"(not evaluated: {', '.join(skipped)}: {args.data} holds none of their data)")
     return 1 if mismatches else 0
@@ -195,8 +221,9 @@ def add_parser(commands):
     evaluate = sub.add_parser(
         "evaluate", help="accuracy on a split, beside the metadata's figure",
         description="Evaluate presets on their task's data (the loader their metadata names), at "
-        "their own sampling rate or zero-shot at others (--rate, repeatable). Exits 1 if a test "
-        "accuracy differs from the one the metadata states.",
+        "their own sampling rate or zero-shot at others (--rate, repeatable), each accuracy with its Wilson "
+        "95 % interval. Exits 1 (same: NO) if a test accuracy differs from the one the metadata states, or if "
+        "the data cannot reproduce it (listed examples missing, another example count than the metadata's).",
     )
     evaluate.add_argument("names", nargs="*", help="preset names, folders or URLs")
     evaluate.add_argument("--all", action="store_true", help="every bundled preset whose data --data holds")

@@ -6,10 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+import keras_ssm.data
 from keras_ssm import cli, zoo
 from keras_ssm.models import SSMBackbone, SSMClassifier
+from keras_ssm.models.rate import retarget
 from keras_ssm.zoo import registry
-from keras_ssm.zoo.evaluation import evaluate_preset
+from keras_ssm.zoo.intervals import format_interval, wilson_interval
 from tests.fsdd_fixture import write_fsdd, write_wav
 
 METADATA = {
@@ -56,19 +58,30 @@ def presets(tmp_path_factory):
     keras.utils.set_random_seed(0)
     backbone = SSMBackbone("s5", depth=2, width=8, input_dim=1, pool=[4, 1], layer_kwargs={"state_dim": 4})
     model = SSMClassifier(backbone, num_classes=10)
-    folder = zoo.save_preset(model, root / "tiny_s5", METADATA)
-    metrics = {
-        "accuracy": evaluate_preset(folder, data_dir, verbose=0)["accuracy"],
-        "accuracy_4000hz": evaluate_preset(folder, data_dir, sample_rate=4000, verbose=0)["accuracy"],
-    }
-    zoo.save_preset(model, folder, {**METADATA, "metrics": metrics})
+    # The stated figures are counted here from the model's own argmax (not by evaluate_preset, the code the
+    # CLI runs): at 4 kHz on the resampled clips with every step doubled (`retarget`).
+    counts = {rate: argmax_counts(model if rate == 8000 else retarget(model, 2.0), data_dir, rate)
+              for rate in (8000, 4000)}
+    metrics = {"accuracy": counts[8000][0] / counts[8000][1], "accuracy_4000hz": counts[4000][0] / counts[4000][1]}
+    folder = zoo.save_preset(model, root / "tiny_s5", {**METADATA, "metrics": metrics})
     keyword = SSMClassifier(SSMBackbone("s5", depth=1, width=8, input_dim=1, frontend={"sample_rate": 16000},
                                         layer_kwargs={"state_dim": 4}), num_classes=3)
     zoo.save_preset(keyword, root / "tiny_kws", KEYWORD_METADATA)
     text = SSMClassifier(SSMBackbone("s4d", depth=1, width=8, vocab_size=257, layer_kwargs={"state_dim": 4}),
                          num_classes=2)
     zoo.save_preset(text, root / "tiny_text", TEXT_METADATA)
-    return root, data_dir, model
+    return root, data_dir, model, counts
+
+
+def argmax_counts(model, data_dir, rate):
+    """`(correct, total)` of the model's argmax over the fixture's test clips at `rate`."""
+    data = keras_ssm.data.load("fsdd", data_dir, return_mask=True, sample_rate=rate, batch_size=8, shuffle=False)
+    correct = total = 0
+    for inputs, labels in data.test:
+        predicted = np.argmax(keras.ops.convert_to_numpy(model(inputs)), axis=-1)
+        correct += int((predicted == labels.numpy()).sum())
+        total += len(predicted)
+    return correct, total
 
 
 @pytest.fixture
@@ -95,12 +108,17 @@ def test_list_and_describe(bundled, capsys):
 
 
 def test_evaluate_reproduces_the_metadata_and_flags_a_mismatch(bundled, capsys, tmp_path):
-    root, data_dir, model = bundled
+    root, data_dir, model, counts = bundled
     code, out = run(capsys, "zoo", "evaluate", "tiny_s5", "--data", data_dir, "--rate", "8000", "--rate", "4000",
                     "--verbose", "0")
     assert code == 0, out
-    rows = [line.split() for line in out.strip().splitlines()[2:]]
+    header, _, *lines = out.strip().splitlines()
+    assert "95 % CI" in header
+    rows = [line.split() for line in lines]
     assert [r[2] for r in rows] == ["8000", "4000"] and all(r[-1] == "yes" for r in rows)
+    for line, rate in zip(lines, (8000, 4000)):  # the argmax counts, and their Wilson interval
+        correct, total = counts[rate]
+        assert f"{correct}/{total}" in line and format_interval(wilson_interval(correct, total)) in line
     code, out = run(capsys, "zoo", "evaluate", "--all", "--data", data_dir, "--verbose", "0")
     assert code == 0 and "not evaluated: tiny_kws, tiny_text" in out  # --all: the presets whose data DIR holds
     code, out = run(capsys, "zoo", "evaluate", "--all", "--data", data_dir, "--rate", "4000", "--verbose", "0")
@@ -108,10 +126,18 @@ def test_evaluate_reproduces_the_metadata_and_flags_a_mismatch(bundled, capsys, 
     wrong = zoo.save_preset(model, tmp_path / "wrong", {**METADATA, "metrics": {"accuracy": 1.5}})
     code, out = run(capsys, "zoo", "evaluate", str(wrong), "--data", data_dir, "--verbose", "0")
     assert code == 1 and out.strip().splitlines()[-1].split()[-1] == "NO"
+    # Data of another size than the figures were measured on cannot confirm them: NO, and why.
+    correct, total = counts[8000]
+    other = zoo.save_preset(model, tmp_path / "other", {**METADATA, "metrics": {
+        "accuracy": correct / total, "examples": total + 2, "subsets": [{"accuracy": 0.5, "examples": total + 1}]}})
+    code, out = run(capsys, "zoo", "evaluate", str(other), "--data", data_dir, "--verbose", "0")
+    assert code == 1 and out.strip().splitlines()[-2].split()[-1] == "NO"
+    assert out.strip().splitlines()[-1].endswith(f"NO: {total} examples, the metadata's figures are on "
+                                                 f"{total + 2} or {total + 1}")
 
 
 def test_stream_prints_the_running_and_final_prediction(bundled, capsys, tmp_path):
-    _, _, model = bundled
+    model = bundled[2]
     samples = (np.random.default_rng(0).uniform(-0.5, 0.5, 1234) * 32767).astype("int16")
     write_wav(tmp_path / "clip.wav", samples)
     code, out = run(capsys, "zoo", "stream", "tiny_s5", "--wav", str(tmp_path / "clip.wav"), "--chunk-ms", "10")

@@ -1,5 +1,6 @@
 """Evaluating a preset on its task's data, as its metadata says."""
 
+from keras_ssm.zoo.intervals import wilson_interval
 from keras_ssm.zoo.loading import describe, load
 
 
@@ -21,8 +22,11 @@ def evaluate_preset(name_or_path, data_dir, sample_rate=None, split="test", batc
         verbose: Keras verbosity.
 
     Returns:
-        `{"preset", "split", "examples", "correct", "accuracy", "loss",
-        "sample_rate"}`.
+        `{"preset", "split", "examples", "correct", "accuracy", "interval",
+        "loss", "sample_rate", "missing"}`: `interval` the Wilson 95 %
+        interval of the accuracy (`keras_ssm.zoo.intervals`), `missing` the
+        examples the data's listing names but the folder lacks (a loader
+        that says so, e.g. Pathfinder's; 0 otherwise).
 
     >>> evaluate_preset("fsdd_s4d", "examples/data/fsdd_test", verbose=0)["examples"]  # doctest: +SKIP
     300
@@ -51,12 +55,15 @@ def evaluate_preset(name_or_path, data_dir, sample_rate=None, split="test", batc
     model = load(name_or_path, sample_rate=sample_rate, compile=True)
     loss, accuracy = model.evaluate(dataset, verbose=verbose)
     examples = data.num_examples[split]
+    correct = int(round(accuracy * examples))
     return {
         "preset": str(name_or_path),
         "split": split,
         "examples": examples,
-        "correct": int(round(accuracy * examples)),
+        "correct": correct,
         "accuracy": float(accuracy),
+        "interval": wilson_interval(correct, examples),
         "loss": float(loss),
         "sample_rate": options.get("sample_rate"),
+        "missing": int((data.info or {}).get("missing_images", 0)),
     }
