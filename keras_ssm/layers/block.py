@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_ssm.layers.base import SSMLayer, check_choice
 from keras_ssm.layers.dss import DSSLayer
+from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
 from keras_ssm.layers.s4d import S4DLayer
 from keras_ssm.layers.s5 import S5Layer
 
@@ -113,6 +114,8 @@ class SSMBlock(keras.layers.Layer):
             self.norm = keras.layers.LayerNormalization(epsilon=self.norm_epsilon, name="norm", **policy)
         self.dropout = keras.layers.SpatialDropout1D(self.dropout_rate, name="dropout", **policy)
         self.supports_masking = True
+        # `trainable=False` reaches the norm made here, as it does the weights made in `build`.
+        freeze_sublayers(self, ())
 
     def build(self, input_shape):
         features = input_shape[-1]
@@ -223,10 +226,16 @@ class SSMBlock(keras.layers.Layer):
             norm_epsilon=self.norm_epsilon,
             gelu_approximate=self.gelu_approximate,
         )
+        frozen = frozen_sublayers(self, skip=(self.layer,))
+        if frozen:
+            config[FROZEN_KEY] = frozen
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
-        return cls(**config)
+        frozen = config.pop(FROZEN_KEY, None)
+        block = cls(**config)
+        freeze_sublayers(block, frozen)
+        return block

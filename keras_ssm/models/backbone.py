@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_ssm.layers.block import SSMBlock
 from keras_ssm.layers.downsample import SequenceDownsampling
+from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
 from keras_ssm.layers.frontend import LogMelFrontend
 from keras_ssm.layers.spec_augment import SpecAugment
 
@@ -192,6 +193,9 @@ class SSMBackbone(keras.Model):
         self.gelu_approximate = gelu_approximate
         self.frontend = None if frontend is None else dict(frontend)
         self.spec_augment = None if spec_augment is None else dict(spec_augment)
+        # A functional model's `trainable=False` sets its own flag only; its
+        # layers (and the weights they make) must be frozen too.
+        freeze_sublayers(self, ())
 
     # A continuous-input backbone takes `x` alone or `(x, mask)`.
     def _standardize(self, inputs):
@@ -349,7 +353,7 @@ class SSMBackbone(keras.Model):
         return x, valid, {"blocks": blocks, "frames": frames}
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "layer": self.layer,
@@ -370,10 +374,19 @@ class SSMBackbone(keras.Model):
             "frontend": self.frontend,
             "spec_augment": self.spec_augment,
         }
+        # The blocks are rebuilt from the arguments above: their flags are kept here.
+        frozen = frozen_sublayers(self)
+        if frozen:
+            config[FROZEN_KEY] = frozen
+        return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        config = dict(config)
+        frozen = config.pop(FROZEN_KEY, None)
+        backbone = cls(**config)
+        freeze_sublayers(backbone, frozen)
+        return backbone
 
     @classmethod
     def from_preset(cls, preset, **kwargs):

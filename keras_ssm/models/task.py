@@ -2,31 +2,47 @@
 
 import keras
 
+from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
+
 
 class SSMTask(keras.Model):
     """A task model (classifier, retrieval) that owns a backbone.
 
     Subclasses build their functional graph around `self.backbone` and list
     their own arguments in `_task_config()`; saving and loading the backbone
-    is handled here.
+    is handled here, with the `trainable` flags of the model's layers.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A functional model's `trainable=False` sets its own flag only.
+        freeze_sublayers(self, ())
 
     def _task_config(self):
         return {}
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             **self._task_config(),
         }
+        # The head and pooling are rebuilt from the arguments: their flags
+        # are kept here (the backbone keeps its own in its config).
+        frozen = frozen_sublayers(self, skip=(self.backbone,))
+        if frozen:
+            config[FROZEN_KEY] = frozen
+        return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        frozen = config.pop(FROZEN_KEY, None)
+        model = cls(**config)
+        freeze_sublayers(model, frozen)
+        return model
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
