@@ -1,6 +1,7 @@
 """Loading a preset: verified first, built second."""
 
 import json
+import numbers
 
 import keras
 
@@ -80,10 +81,31 @@ def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=Fals
             f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}. {fix}"
         ) from error
     if compile:
-        model.compile(
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
-        )
+        _compile(model)
     return model
+
+
+def _compile(model):
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+
+
+def _check_num_classes(num_classes, folder, config, stored):
+    """Checks `from_preset`'s `num_classes` before anything is built."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise ValueError(f"`num_classes` must be a positive integer (the classes of the new head), got {num_classes!r}.")
+    if not (issubclass(stored, SSMTask) and "num_classes" in config.get("config", {})):
+        raise ValueError(
+            f"`num_classes={num_classes!r}` puts a new head on a preset's backbone, but the preset in {folder} "
+            f"holds a {stored.__name__}, which has no classification head: load it without `num_classes`."
+        )
+
+
+def _with_new_head(model, num_classes):
+    """The task model around `model`'s (pretrained) backbone, with its own
+    head settings (pooling, hidden width) but `num_classes` outputs from a
+    freshly initialised head (keras-hub's `from_preset(..., num_classes=K)`)."""
+    task_config = dict(model._task_config(), num_classes=int(num_classes))
+    return type(model)(model.backbone, name=model.name, **task_config)
 
 
 def load(name_or_path, sample_rate=None, compile=False):
@@ -128,13 +150,18 @@ def load(name_or_path, sample_rate=None, compile=False):
     return _build(folder, metadata, config, stored, fix, sample_rate=sample_rate, compile=compile)
 
 
-def from_preset(cls, name_or_path, **kwargs):
+def from_preset(cls, name_or_path, num_classes=None, **kwargs):
     """A preset loaded as a `cls` (`SSMBackbone`, `SSMClassifier`, ...): the
     `classmethod` `from_preset` of the keras_ssm models calls this.
 
     The class the config builds is checked before anything is built: it
     must be `cls` or a subclass; for `SSMBackbone` (or a subclass), a task
     preset gives its `.backbone`. `kwargs` go to `load`.
+
+    `num_classes=K` (task presets, keras-hub's idiom for fine-tuning): the
+    preset's pretrained backbone under a new, freshly initialised `K`-way
+    head; the head's other settings (pooling, hidden width) are the preset's.
+    Without it, the preset's own trained head is kept.
 
     >>> import tempfile
     >>> from keras_ssm import zoo
@@ -149,10 +176,23 @@ def from_preset(cls, name_or_path, **kwargs):
     'SSMBackbone'
     >>> SSMBackbone.from_preset(folder).count_params() == model.backbone.count_params()
     True
+    >>> SSMClassifier.from_preset(folder, num_classes=5).output_shape  # a new 5-way head
+    (None, 5)
     """
     folder, metadata, config, stored, fix = _verified_config(name_or_path)
+    if num_classes is not None:
+        if not issubclass(cls, SSMTask):
+            raise ValueError(f"`num_classes` sets a task model's new head; a {cls.__name__} has none: "
+                             "use SSMClassifier.from_preset(name, num_classes=K).")
+        _check_num_classes(num_classes, folder, config, stored)
     if issubclass(stored, cls):
-        return _build(folder, metadata, config, stored, fix, **kwargs)
+        if num_classes is None:
+            return _build(folder, metadata, config, stored, fix, **kwargs)
+        compile = kwargs.pop("compile", False)
+        model = _with_new_head(_build(folder, metadata, config, stored, fix, **kwargs), num_classes)
+        if compile:
+            _compile(model)
+        return model
     if issubclass(cls, SSMBackbone) and issubclass(stored, SSMTask):
         backbone_class = check_config(config["config"].get("backbone"), where=str(folder / CONFIG_FILE))
         if issubclass(backbone_class, cls):
