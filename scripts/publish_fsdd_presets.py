@@ -25,6 +25,7 @@ import keras_ssm
 from keras_ssm import zoo
 from keras_ssm.zoo import cards
 from keras_ssm.zoo.evaluation import evaluate_preset
+from keras_ssm.zoo.intervals import metric_intervals
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_DATA = os.path.join("examples", "data", "fsdd_test")
@@ -130,13 +131,13 @@ logits = model((audio, mask))                              # a padded batch: mas
 model_4k = keras_ssm.zoo.load("{name}", sample_rate=4000)  # zero-shot at 4 kHz (steps x 2)
 ```
 
-## Results (test split, 300 clips never used for any choice)
+## Results (test split, 300 clips; {cards.results_note(meta)})
 
-| input rate | accuracy | how |
+| input rate | accuracy [95 % CI] | how |
 |---|---|---|
-| 8 kHz | **{100 * m['accuracy']:.2f} %** | the trained rate |
-| 4 kHz | {100 * m['accuracy_4000hz']:.2f} % | zero-shot: input resampled, `sample_rate=4000` (every step x 2), no retraining{' (trained with band-limit augmentation, see Training)' if augmented else ''} |
-| 16 kHz | {100 * m['accuracy_16000hz']:.2f} % | zero-shot: input resampled, `sample_rate=16000` (every step x 0.5) |
+| 8 kHz | {cards.accuracy_cell(m, 'accuracy', bold=True)} | the trained rate |
+| 4 kHz | {cards.accuracy_cell(m, 'accuracy_4000hz')} | zero-shot: input resampled, `sample_rate=4000` (every step x 2), no retraining{' (trained with band-limit augmentation, see Training)' if augmented else ''} |
+| 16 kHz | {cards.accuracy_cell(m, 'accuracy_16000hz')} | zero-shot: input resampled, `sample_rate=16000` (every step x 0.5) |
 
 Reproduce: `{meta['evaluate']}` (on the bundled copy of the test split; exact to the clip).
 Anchor: S4 on FSDD reports 97 % (annotated-s4 PR #43); no stronger peer-reviewed figure is known.
@@ -168,6 +169,7 @@ Keras {meta['versions']['keras']} on the {t['backend']} backend. Continue traini
 
 ![learning curve](learning_curve.png)
 
+{cards.choices_section(meta)}
 ## Data and license
 
 {DATA['name']}: {DATA['source']}; {DATA['license']} (the weights are derived from it; share alike).
@@ -242,6 +244,9 @@ def publish(layer, runs, out_root):
         y_true.append(labels.numpy())
     matrix = cards.confusion_matrix(np.concatenate(y_true), np.concatenate(y_pred), 10)
     meta["metrics"]["confusion_matrix_8000hz"] = matrix.tolist()
+    meta["metrics"]["examples"] = int(matrix.sum())
+    meta["metrics"] = metric_intervals(meta["metrics"])
+    meta["choices"] = cards.training_choices(stage_info, "validation (repetitions 5-9)")
     cards.plot_confusion_matrix(matrix, LABELS, os.path.join(folder, "confusion_matrix.png"), f"{name}, test, 8 kHz")
     rows = cards.read_history([os.path.join(d, "metrics.csv") for d in dirs])
     cards.plot_learning_curve(rows, os.path.join(folder, "learning_curve.png"), name, "validation (repetitions 5-9)")

@@ -28,6 +28,7 @@ import keras_ssm.data
 from keras_ssm import zoo
 from keras_ssm.zoo import cards
 from keras_ssm.zoo.evaluation import evaluate_preset
+from keras_ssm.zoo.intervals import metric_intervals
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -212,12 +213,12 @@ model = keras_ssm.zoo.load("{meta['name']}")   # verified (sha256) before it is 
 {task['call']}
 ```
 
-## Results (the {m['examples']:,}-{task['unit'][:-1]} test split, never used for a choice)
+## Results (the {m['examples']:,}-{task['unit'][:-1]} test split; {cards.results_note(meta)})
 
-| | accuracy |
+| | accuracy [95 % CI] |
 |---|---|
-| **{meta['name']}** ({meta['parameters']:,} parameters) | **{100 * m['accuracy']:.2f} %** ({m['examples']:,} {task['unit']}) |
-| the same on the bundled `{m['subsets'][0]['data']}` | {100 * m['subsets'][0]['accuracy']:.2f} % ({m['subsets'][0]['examples']} {task['unit']}) |
+| **{meta['name']}** ({meta['parameters']:,} parameters) | {cards.accuracy_cell(m, 'accuracy', bold=True)} ({m['examples']:,} {task['unit']}) |
+| the same on the bundled `{m['subsets'][0]['data']}` | {cards.accuracy_cell(m['subsets'][0], 'accuracy')} ({m['subsets'][0]['examples']} {task['unit']}) |
 | the papers (LRA {TITLES[meta['lra_task']]}) | {papers} |
 
 {goal_line}
@@ -246,6 +247,7 @@ preset (`"warm_start": "{meta['name']}"`, a bundled preset's name or a preset fo
 
 ![learning curve](learning_curve.png)
 
+{cards.choices_section(meta)}
 ## Data and license
 
 {meta['data']['name']}: {meta['data']['source']}; {meta['data']['license']}. Split: {meta['data']['split']}.
@@ -411,6 +413,11 @@ def publish(name, runs, data_dir, out_root, paused=0.0, shared_cores=False):
     if int(np.trace(matrix)) != result["correct"]:
         raise SystemExit(f"the confusion matrix holds {np.trace(matrix)} correct, the evaluation {result['correct']}")
     meta["metrics"]["confusion_matrix"] = matrix.tolist()
+    meta["metrics"] = metric_intervals(meta["metrics"])
+    # Decisions a published stage recorded by hand (e.g. one made after a test figure) carry over.
+    published = zoo.describe(os.path.join(out_root, name)).get("choices", []) if before else []
+    meta["choices"] = [c for c in published if c["split"] == "test"] + cards.training_choices(
+        stage_info, f"validation ({TASKS[task]['validation']})")
     cards.plot_confusion_matrix(matrix, TASKS[task]["labels"], os.path.join(folder, "confusion_matrix.png"),
                                 f"{name}, test")
     cards.plot_learning_curve(rows, os.path.join(folder, "learning_curve.png"), name,

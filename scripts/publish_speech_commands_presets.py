@@ -31,6 +31,7 @@ from keras_ssm.data.speech import SC12_LABELS
 from keras_ssm import zoo
 from keras_ssm.zoo import cards
 from keras_ssm.zoo.evaluation import evaluate_preset
+from keras_ssm.zoo.intervals import format_interval, metric_intervals, poisson_rate_interval, wilson_interval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -103,6 +104,9 @@ second of compute (median chunk), and the process's memory over {bench['streams'
 {rows}
 """
         d = bench["detection"]
+        detection_ci = " " + format_interval(wilson_interval(d["test"]["detected"], d["test"]["keywords"]))
+        hours = d["test"].get("hours", d["sweeps"]["test"]["seconds"] / 3600)
+        alarm_ci = " " + format_interval(poisson_rate_interval(d["test"]["false_alarms"], hours), percent=False)
         detection = f"""
 ## Continuous detection
 
@@ -113,8 +117,8 @@ keyword is reported when its probability reaches the threshold, once per {d['win
 On a {d['sweeps']['test']['seconds'] / 60:.0f}-minute stream of every word of the test fold
 ({d['test']['keywords']} keywords and the `_unknown_` words, 1-3 s gaps over the fold's background noise at
 volume 0.1), at threshold **{d['threshold']}** (chosen on the same kind of stream from the validation fold):
-**{100 * d['test']['detection_rate']:.1f} % of keywords detected, {d['test']['false_alarms_per_hour']:.1f} false alarms
-per hour** (any detection that is not the keyword under it; real-time factor of the spotter
+**{100 * d['test']['detection_rate']:.1f} % of keywords detected{detection_ci}, {d['test']['false_alarms_per_hour']:.1f} false alarms
+per hour{alarm_ci}** (any detection that is not the keyword under it; real-time factor of the spotter
 {d['sweeps']['test']['real_time_factor']:.0f}×). The sweep over thresholds: `benchmarks/results/keyword_spotting.md`.
 
 ![detection score over the first minute of the test stream](detection.png)
@@ -132,16 +136,16 @@ logits = model(audio)                  # float32 (batch, samples, 1) in [-1, 1) 
 model_8k = keras_ssm.zoo.load("{name}", sample_rate=8000)  # zero-shot at 8 kHz
 ```
 
-## Results (fold 8: {m['examples']} clips of speakers never seen in training or model choice)
+## Results (fold 8: {m['examples']} clips of speakers never seen in training; {cards.results_note(meta)})
 
-| input | accuracy | how |
+| input | accuracy [95 % CI] | how |
 |---|---|---|
-| 16 kHz | **{100 * m['accuracy']:.2f} %** | the trained rate |
-| 8 kHz | {100 * m['accuracy_8000hz']:.2f} % | zero-shot: resampled input, `sample_rate=8000` (the front end's windows follow in samples), no retraining |
+| 16 kHz | {cards.accuracy_cell(m, 'accuracy', bold=True)} | the trained rate |
+| 8 kHz | {cards.accuracy_cell(m, 'accuracy_8000hz')} | zero-shot: resampled input, `sample_rate=8000` (the front end's windows follow in samples), no retraining |
 
 Per class (%): {per_class}.
-Reproduce: `{meta['evaluate']}`; the bundled 120-clip subset of fold 8 gives {100 * sub['accuracy']:.2f} % (8 kHz:
-{100 * sub['accuracy_8000hz']:.2f} %): `python -m keras_ssm zoo evaluate {name} --data {SUBSET} --rate 16000 --rate 8000`.
+Reproduce: `{meta['evaluate']}`; the bundled 120-clip subset of fold 8 gives {cards.accuracy_cell(sub, 'accuracy')} (8 kHz:
+{cards.accuracy_cell(sub, 'accuracy_8000hz')}): `python -m keras_ssm zoo evaluate {name} --data {SUBSET} --rate 16000 --rate 8000`.
 
 ![confusion matrix, fold 8, 16 kHz](confusion_matrix.png)
 
@@ -179,6 +183,7 @@ stage's `best.keras`.
 
 ![learning curve](learning_curve.png)
 
+{cards.choices_section(meta)}
 ## Data and license
 
 {DATA['name']}: {DATA['source']}; {DATA['license']}. Split: {DATA['split']}.
@@ -244,6 +249,13 @@ def publish(layer, runs, data_dir, out_root):
     matrix = confusion(model, data_dir)
     meta["metrics"]["confusion_matrix"] = matrix.tolist()
     meta["metrics"]["per_class_accuracy"] = (matrix.diagonal() / matrix.sum(1)).round(4).tolist()
+    meta["metrics"] = metric_intervals(meta["metrics"])
+    meta["choices"] = cards.training_choices(stage_info, "validation (fold 7)")
+    if bench:
+        meta["choices"].append({"decision": f"detection threshold {bench['detection']['threshold']}"
+                                + (f" and smoothing over {bench['detection']['smoothing']} windows"
+                                   if "smoothing" in bench["detection"] else ""), "split": "validation",
+                                "note": "chosen on the stream of the validation fold's words"})
     cards.plot_confusion_matrix(matrix, LABELS, os.path.join(folder, "confusion_matrix.png"), f"{name}, fold 8, 16 kHz")
     cards.plot_learning_curve(cards.read_history([os.path.join(d, "metrics.csv") for d in dirs]),
                               os.path.join(folder, "learning_curve.png"), name, "validation (fold 7)")

@@ -13,6 +13,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from keras_ssm import zoo  # noqa: E402
+from keras_ssm.zoo.cards import accuracy_cell  # noqa: E402
 
 OUT = os.path.join(ROOT, "benchmarks", "zoo.md")
 # LRA test accuracy (%): DSS-softmax (ag1988/dss README), S4D-LegS (S4D paper), S5 (S5 paper).
@@ -40,7 +41,7 @@ def ours(meta):
     epochs = t.get("epochs") or sum(stage["epochs"] for stage in t["stages"])
     compute = (f"{a['depth']} x {a['width']}, {epochs} ep, {t['seconds'] / 60:.0f} min on {t['hardware']}"
                + (f", {t['tokens_per_second']:,} tokens/s" if "tokens_per_second" in t else ""))
-    return f"`{meta['name']}` {100 * meta['metrics']['accuracy']:.2f} %", compute, f"{meta['parameters']:,}"
+    return f"`{meta['name']}` {accuracy_cell(meta['metrics'], 'accuracy')}", compute, f"{meta['parameters']:,}"
 
 
 def main():
@@ -49,8 +50,9 @@ def main():
         "# The zoo beside the papers",
         "",
         "Written by `scripts/zoo_table.py` from the presets' metadata (test accuracy on each task's full test",
-        "split, measured when the preset was published; `python -m keras_ssm zoo evaluate NAME --data DIR`",
-        "reproduces it) and the papers' tables (`../shared/research/anchors-ssm.md`).",
+        "split, measured when the preset was published, with its Wilson 95 % interval in brackets;",
+        "`python -m keras_ssm zoo evaluate NAME --data DIR` reproduces it) and the papers' tables",
+        "(`../shared/research/anchors-ssm.md`). A preset's card lists its choices and the split each was made on.",
         "",
         "## Long Range Arena",
         "",
@@ -74,11 +76,12 @@ def main():
         rate = meta["input"].get("sample_rate")
         if rate is None:
             continue
-        half = meta["metrics"].get(f"accuracy_{rate // 2}hz")
+        half = f"accuracy_{rate // 2}hz"
         _, compute, params = ours(meta)
         lines.append(f"| `{meta['name']}` | {meta['data']['name'].split(' (')[0]} | {params} | "
-                     f"{100 * meta['metrics']['accuracy']:.2f} % | "
-                     f"{'-' if half is None else f'{100 * half:.2f} % at {rate // 2} Hz'} | {compute} |")
+                     f"{accuracy_cell(meta['metrics'], 'accuracy')} | "
+                     f"{'-' if half not in meta['metrics'] else accuracy_cell(meta['metrics'], half) + f' at {rate // 2} Hz'}"
+                     f" | {compute} |")
     lines.append("")
     with open(OUT, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))

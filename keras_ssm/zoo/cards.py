@@ -80,3 +80,88 @@ def plot_confusion_matrix(matrix, labels, path, title):
 def write(folder, text):
     with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def accuracy_cell(block, key, bold=False):
+    """`"**96.00 %** [93.1, 97.7] %"`: an accuracy of a metrics block (the
+    main one or a subset) with its Wilson 95 % interval (`<key>_interval` when
+    the block states it, else computed from its `examples`).
+
+    >>> accuracy_cell({"accuracy": 0.96, "examples": 300}, "accuracy", bold=True)
+    '**96.00 %** [93.1, 97.7] %'
+    """
+    from keras_ssm.zoo.intervals import accuracy_interval, format_interval
+
+    value = block[key]
+    interval = block.get(f"{key}_interval") or accuracy_interval(value, block["examples"])
+    figure = f"{100 * value:.2f} %"
+    return f"{f'**{figure}**' if bold else figure} {format_interval(interval)}"
+
+
+def results_note(metadata):
+    """How the card's results heading describes the test split: whether a
+    decision was made after a test figure was seen (`choices`).
+
+    >>> results_note({"choices": [{"decision": "stage 3", "split": "test"}]})
+    'a decision was made after a test figure was seen: see Choices'
+    """
+    choices = metadata.get("choices")
+    if not choices:
+        return "evaluated once, at publication"
+    if any(choice["split"] == "test" for choice in choices):
+        return "a decision was made after a test figure was seen: see Choices"
+    return "never used for a choice"
+
+
+def choices_section(metadata):
+    """The card's "Choices" section: every decision of `metadata["choices"]`
+    and the split it was made on; one made after a test figure was seen is a
+    warning. Empty when the metadata keeps no choices.
+
+    >>> print(choices_section({"choices": [{"decision": "stage 2 started", "split": "test", "note": "goal missed"}]}))
+    ## Choices
+    <BLANKLINE>
+    Every decision in training and publishing, and the split it was made on.
+    <BLANKLINE>
+    - **Warning: made after a test figure was seen.** stage 2 started (goal missed)
+    <BLANKLINE>
+    """
+    choices = metadata.get("choices")
+    if not choices:
+        return ""
+    lines = ["## Choices", "", "Every decision in training and publishing, and the split it was made on.", ""]
+    for choice in choices:
+        note = f" ({choice['note']})" if choice.get("note") else ""
+        if choice["split"] == "test":
+            lines.append(f"- **Warning: made after a test figure was seen.** {choice['decision']}{note}")
+        else:
+            on = "on the validation split" if choice["split"] == "validation" else "on no data split"
+            lines.append(f"- {choice['decision']}: {on}{note}")
+    return "\n".join(lines) + "\n"
+
+
+def training_choices(stages, validation="validation"):
+    """The choices a preset's training stages record: each stage's best
+    epoch (on validation), when it stopped, and the stage kept (the last,
+    of best validation accuracy).
+
+    >>> [c["split"] for c in training_choices([{"epochs": 3, "best_epoch": 2, "best_val_accuracy": 0.5,
+    ...                                          "spec": {"epochs": 3}}])]
+    ['validation', 'none', 'validation']
+    """
+    choices = []
+    for i, stage in enumerate(stages, 1):
+        choices.append({"decision": f"stage {i}: epoch {stage['best_epoch']} of {stage['epochs']} kept, the best "
+                                    f"{validation} accuracy ({100 * stage['best_val_accuracy']:.2f} %)",
+                        "split": "validation"})
+        planned = stage.get("spec", {}).get("epochs", stage["epochs"])
+        if "stopped_after" in stage:
+            stop = f"stage {i} stopped after {stage['stopped_after']}"
+        else:
+            stop = f"stage {i} ran its {planned} planned epochs"
+        choices.append({"decision": stop, "split": "none"})
+    best = max(range(len(stages)), key=lambda i: (stages[i]["best_val_accuracy"], i))
+    choices.append({"decision": f"stage {best + 1} kept (published): the best {validation} accuracy of the "
+                                f"{len(stages)} stage(s) recorded here",
+                    "split": "validation"})
+    return choices

@@ -127,3 +127,27 @@ def format_interval(interval, percent=True, digits=1):
     if percent:
         return f"[{100 * low:.{digits}f}, {100 * high:.{digits}f}] %"
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def metric_intervals(metrics):
+    """A copy of a preset's `metrics` with `<key>_interval` ([low, high], Wilson
+    95 %) beside every accuracy of the main block and of each `subsets` block,
+    from that block's `examples` (the number of test examples it counts).
+
+    >>> metric_intervals({"accuracy": 0.563, "examples": 2000})["accuracy_interval"]
+    [0.541161, 0.584598]
+    """
+    def block(values):
+        out = dict(values)
+        for key, value in values.items():
+            if key.startswith("accuracy") and not key.endswith("_interval") and isinstance(value, float):
+                if "examples" not in values:
+                    raise ValueError(f"metrics: `{key}` has no `examples` beside it, so no interval: add the "
+                                     "number of test examples it was measured on.")
+                out[f"{key}_interval"] = [round(v, 6) for v in accuracy_interval(value, values["examples"])]
+        return out
+
+    out = block(metrics)
+    if "subsets" in metrics:
+        out["subsets"] = [block(subset) for subset in metrics["subsets"]]
+    return out

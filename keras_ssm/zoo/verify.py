@@ -27,6 +27,9 @@ REQUIRED_FIELDS = {
     "files": (dict, "a dict of file name -> sha256 hex digest of every other file of the preset"),
 }
 
+# The splits a decision in `choices` can be made on ("none": planned in advance, or the time ran out).
+CHOICE_SPLITS = ("validation", "test", "none")
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Serialized values that are plain data, not classes (keras.saving's own markers).
 _DATA_MARKERS = {"__tuple__", "__numpy__", "__tensor__", "__bytes__", "__typespec__"}
@@ -133,6 +136,8 @@ def check_metadata(metadata, where="metadata.json", require_files=True):
             raise _bad("input.sample_rate", "a positive number of Hz", rate)
     if not all(isinstance(key, str) for key in metadata["metrics"]):
         raise _bad("metrics", "a dict with string keys", metadata["metrics"])
+    if "choices" in metadata:  # optional: presets published before it existed have none
+        check_choices(metadata["choices"], where)
     if require_files:
         files = metadata["files"]
         for name, digest in files.items():
@@ -143,6 +148,42 @@ def check_metadata(metadata, where="metadata.json", require_files=True):
             if name not in files:
                 raise PresetError(f"{where}: `files` must list {name!r} (with its sha256); it does not.")
     return metadata
+
+
+def check_choices(choices, where="metadata.json"):
+    """Checks a metadata `choices` list and returns it: every decision made
+    in training and publishing (best epoch, stage kept, when to stop,
+    augmentation, threshold, ...), each a dict with `decision` (str), the
+    `split` it was made on (one of `CHOICE_SPLITS`; "test" when it came after
+    a test figure was seen) and an optional `note` (str).
+
+    >>> check_choices([{"decision": "best epoch of stage 1 (14 of 16)", "split": "validation"}])[0]["split"]
+    'validation'
+    >>> check_choices([{"decision": "stage 2", "split": "train"}])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    keras_ssm.zoo.PresetError: metadata.json: field `choices[0].split` must be one of ...
+    """
+    if not isinstance(choices, list):
+        raise PresetError(f"{where}: field `choices` must be a list of dicts (decision, split, note), "
+                          f"got {type(choices).__name__}.")
+    for i, choice in enumerate(choices):
+        field = f"choices[{i}]"
+        if not isinstance(choice, dict):
+            raise PresetError(f"{where}: field `{field}` must be a dict with 'decision' and 'split', got {choice!r:.80}.")
+        unknown = set(choice) - {"decision", "split", "note"}
+        if unknown:
+            raise PresetError(f"{where}: field `{field}` has unknown keys {sorted(unknown)}; it holds 'decision', "
+                              "'split' and an optional 'note'.")
+        if not isinstance(choice.get("decision"), str) or not choice["decision"].strip():
+            raise PresetError(f"{where}: field `{field}.decision` must be a non-empty string saying what was "
+                              f"decided, got {choice.get('decision')!r:.80}.")
+        if choice.get("split") not in CHOICE_SPLITS:
+            raise PresetError(f"{where}: field `{field}.split` must be one of {list(CHOICE_SPLITS)} (the split the "
+                              f"decision was made on), got {choice.get('split')!r:.80}.")
+        if "note" in choice and not isinstance(choice["note"], str):
+            raise PresetError(f"{where}: field `{field}.note` must be a string, got {choice['note']!r:.80}.")
+    return choices
 
 
 def read_metadata(folder, fix):
