@@ -68,9 +68,13 @@ def fit_one_step(data):
             keras.layers.Dense(n),
         ])
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = [np.array(w) for w in model.get_weights()]
     history = model.fit(data.train, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0)
     loss = history.history["loss"][-1]
-    assert math.isfinite(loss)
+    assert math.isfinite(loss), f"the training step's loss is {loss}"
+    # The step reached every weight: a batch that fed no gradient (empty, all padding) would leave them.
+    moved = [not np.array_equal(b, a) for b, a in zip(before, model.get_weights())]
+    assert all(moved), f"one training step left {moved.count(False)} of {len(moved)} weight tensors unchanged"
     return loss
 
 

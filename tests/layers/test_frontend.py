@@ -56,11 +56,15 @@ def test_padded_batch_equals_each_clip_alone(audio):
 
 
 def test_a_lower_rate_measures_the_same_bands():
-    t = np.arange(16000) / 16000
-    tone = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype("float32")
-    high = numpy(LogMelFrontend(sample_rate=16000)(tone[None, :, None])[0])[0, 10:90]
-    low = numpy(LogMelFrontend(sample_rate=8000)(resample(tone, 16000, 8000)[None, :, None])[0])[0, 10:90]
-    np.testing.assert_allclose(low, high, atol=0.02)
+    # Broadband (seeded white noise, low-passed to the 4 kHz that an 8 kHz recording holds), so every band
+    # below 4 kHz carries energy well above the log floor and is compared, not only those near a tone.
+    noise = np.random.default_rng(0).normal(size=16000) * 0.1
+    audio = resample(resample(noise, 16000, 8000), 8000, 16000).astype("float32")
+    high = numpy(LogMelFrontend(sample_rate=16000)(audio[None, :, None])[0])[0, 10:90]
+    low = numpy(LogMelFrontend(sample_rate=8000)(resample(audio, 16000, 8000)[None, :, None])[0])[0, 10:90]
+    below = mel.mel_filterbank(400, 16000, 40, 20.0, 8000.0).argmax(0) < 400 * 3600 // 16000  # bands under 3.6 kHz
+    assert below.sum() >= 28 and (high[:, below] > -0.5).all()  # energy in every compared band (floor: -1.07)
+    np.testing.assert_allclose(low[:, below], high[:, below], atol=0.05)
 
 
 def test_config_and_refusals():
