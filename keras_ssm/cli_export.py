@@ -10,6 +10,7 @@ import argparse
 import os
 import subprocess
 import sys
+import warnings
 
 import keras
 
@@ -65,15 +66,20 @@ def export_command(args):
         chunk = stride * -(-256 // stride)  # the first multiple of the stride from 256 steps
     print(f"exporting {args.model} ({type(model).__name__}, {model.count_params():,} parameters) "
           f"as {args.format}, {'streaming, chunk ' + str(chunk) if streaming else 'sequence, length ' + str(args.length)}")
-    description = export_model(
-        model, args.out, format=args.format, streaming=streaming, length=args.length,
-        chunk_size=chunk if streaming else None, quantize=args.quantize,
-    )
+    with warnings.catch_warnings():  # printed below, beside the inputs they concern
+        warnings.filterwarnings("ignore", message="`padding_mask` dropped")
+        description = export_model(
+            model, args.out, format=args.format, streaming=streaming, length=args.length,
+            chunk_size=chunk if streaming else None, quantize=args.quantize,
+        )
     print(f"wrote {args.out} ({_size(args.out) / 1e6:.2f} MB) and {args.out}.json")
     for spec in description["inputs"]:
-        print(f"  input  {spec['name']:<14} {spec['shape']} {spec['dtype']}")
+        default = f" (default {spec['default']})" if "default" in spec else ""
+        print(f"  input  {spec['name']:<14} {spec['shape']} {spec['dtype']}{default}")
     for name in description["outputs"]:
         print(f"  output {name}")
+    for note in description.get("warnings", []):
+        print(f"  warning: {note}")
     if metadata is not None and metadata.get("input", {}).get("sample_rate"):
         print(f"  audio at {args.rate or metadata['input']['sample_rate']} Hz, labels {metadata.get('labels')}")
     if args.no_verify:

@@ -2,11 +2,12 @@
 
 import json
 import os
+import warnings
 
 import keras
 
 from keras_ssm.export import formats, keras_routes
-from keras_ssm.export.signatures import sequence_signature, streaming_signature
+from keras_ssm.export.signatures import dropped_mask_warning, sequence_signature, streaming_signature
 
 
 def export_model(model, path, format="onnx", streaming=False, length=None, chunk_size=None,
@@ -33,10 +34,13 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
         streaming: export the streaming form instead of the sequence form.
         length: the sequence form's input length (required).
         chunk_size: the streaming form's chunk (a multiple of the stride).
-        batch_size: the sequence form's batch (None: any); the streaming
-            form's (default 1).
+        batch_size: the sequence form's batch (None: any; litert-torch fixes
+            it at 1, and `ExportedModel` then runs a batch one example at a
+            time); the streaming form's (default 1).
         mask: sequence form: include `padding_mask` (default: when the model
-            takes one; not with DSS-softmax).
+            takes one; not with DSS-softmax, which then takes inputs of exactly
+            `length` samples: a warning says so, in `PATH.json`'s
+            `"warnings"` too).
         quantize: `"dynamic_int8"` for int8 LiteRT weights.
 
     Returns:
@@ -67,7 +71,10 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
         if length is None:
             raise ValueError(
                 "The sequence form needs a fixed `length` (its kernels are computed for it), "
-                "e.g. the longest input the deployment feeds, zero-padded with `padding_mask`."
+                + ("e.g. the length of the inputs the deployment feeds (this model's DSS-softmax layers "
+                   "take no padding mask in an export: every input must be exactly `length` long)."
+                   if dropped_mask_warning(model, mask) else
+                   "e.g. the longest input the deployment feeds, zero-padded with `padding_mask`.")
             )
         if backend == "tensorflow":
             signature = sequence_signature(model, length, mask=mask, batch_size=batch_size)
@@ -82,8 +89,11 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
             description = {"form": "sequence", "length": length, "outputs": [output], "state": [],
                            "inputs": [{"name": n, "shape": list(sh), "dtype": d} for n, sh, d in inputs],
                            "runtime_inputs": runtime_inputs, "runtime_outputs": runtime_outputs}
+    notes = [] if streaming else [w for w in [dropped_mask_warning(model, mask)] if w]
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
     description = {"format": format, **description, "quantize": quantize, "backend": backend,
-                   "model": type(model).__name__}
+                   "model": type(model).__name__, "warnings": notes}
     with open(path + ".json.tmp", "w") as f:
         json.dump(description, f, indent=2)
     os.replace(path + ".json.tmp", path + ".json")

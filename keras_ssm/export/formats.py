@@ -60,6 +60,33 @@ def _write_litert(signature, path, quantize=None):
         f.write(flatbuffer)
 
 
+def self_contained_onnx(path):
+    """Folds the external data of the ONNX file at `path` back into it, so
+    the file is the whole model (a converter such as jax2onnx spills each
+    constant over 1 MB into `PATH.data`, which a move of the file alone
+    leaves behind). Over protobuf's 2 GB the data stays external, re-saved as
+    `path + ".data"`; returns the files that make the model."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    proto = onnx.load(path, load_external_data=False)
+    spilled = {entry.value for tensor in proto.graph.initializer if uses_external_data(tensor)
+               for entry in tensor.external_data if entry.key == "location"}
+    if not spilled:
+        return [path]
+    folder = os.path.dirname(path)
+    onnx.load_external_data_for_model(proto, folder)
+    for name in spilled:
+        os.remove(os.path.join(folder, name))
+    if proto.ByteSize() < 2**31 - 2**20:  # protobuf's limit, with room for the graph's framing
+        onnx.save_model(proto, path)
+        return [path]
+    data = path + ".data"
+    onnx.save_model(proto, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=os.path.basename(data))
+    return [path, data]
+
+
 def check_format(format, quantize=None):
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {list(FORMATS)}, got {format!r}.")
@@ -67,18 +94,25 @@ def check_format(format, quantize=None):
         raise ValueError(f"`quantize` applies to the LiteRT format only, not {format!r}.")
 
 
-def write_atomically(path, format, writer):
-    """Runs `writer(target)` on a staging path beside `path`, then renames
-    the artifact into place: a failure leaves nothing behind."""
+def write_atomically(path, format, writer, check=None):
+    """Runs `writer(target)` on a staging path beside `path`, then
+    `check(target)` (if given) on the finished artifact, then renames it into
+    place: a failure leaves nothing behind. An ONNX file is made
+    self-contained first (`self_contained_onnx`)."""
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        target = os.path.join(staging, "artifact" + EXTENSIONS[format])
+        target = os.path.join(staging, os.path.basename(path) + EXTENSIONS[format] * (not path.endswith(EXTENSIONS[format])))
         writer(target)
+        files = self_contained_onnx(target) if format == "onnx" else [target]
+        if check is not None:
+            check(target)
         if os.path.isdir(path):
             shutil.rmtree(path)
+        for file in files[1:]:  # the external data first: the model never points at a missing file
+            os.replace(file, os.path.join(parent, os.path.basename(file)))
         os.replace(target, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -15,6 +15,8 @@ from keras_ssm.export.signatures import sequence_inputs
 
 ROUTES = {"jax": ("onnx", "saved_model"), "torch": ("onnx", "litert"), "tensorflow": formats.FORMATS}
 KERAS_FORMATS = {"onnx": "onnx", "litert": "litert", "saved_model": "tf_saved_model"}
+# Routes whose artifact has a fixed batch (litert-torch traces static shapes).
+FIXED_BATCH = {("torch", "litert")}
 
 
 def check_route(backend, format, streaming):
@@ -33,10 +35,18 @@ def check_route(backend, format, streaming):
 def export_sequence(model, path, format, length, mask=None, batch_size=None):
     """Writes the sequence form with `model.export`; returns its inputs
     `[(name, shape, dtype)]` and output name, and the names the artifact
-    gives them (`runtime_inputs`, `runtime_outputs`, in the same order)."""
-    inputs, output = sequence_inputs(model, length, mask, batch_size or 1)
-    specs = [keras.InputSpec(shape=shape, dtype=dtype) for _, shape, dtype in inputs]
-    sample = [np.ones(shape, dtype) if dtype == "bool" else np.zeros(shape, dtype) for _, shape, dtype in inputs]
+    gives them (`runtime_inputs`, `runtime_outputs`, in the same order).
+
+    The batch is free (`batch_size=None`) where the route allows it
+    (jax2onnx, torch.onnx, jax2tf); litert-torch fixes it, at 1 unless
+    `batch_size` says otherwise."""
+    if batch_size is None and (keras.backend.backend(), format) in FIXED_BATCH:
+        batch_size = 1
+    inputs, output = sequence_inputs(model, length, mask, batch_size)
+    specs = [keras.InputSpec(shape=shape, dtype=dtype, name=name) for name, shape, dtype in inputs]
+    sample = [np.ones((batch_size or 1, *shape[1:]), dtype) if dtype == "bool"
+              else np.zeros((batch_size or 1, *shape[1:]), dtype) for _, shape, dtype in inputs]
+    names = {}
 
     def writer(target):
         with real_arithmetic(model):
@@ -44,8 +54,13 @@ def export_sequence(model, path, format, length, mask=None, batch_size=None):
             model.export(target, format=KERAS_FORMATS[format], verbose=False,
                          input_signature=[specs if len(specs) > 1 else specs[0]])
 
-    formats.write_atomically(path, format, writer)
-    from keras_ssm.export.runtime import ExportedModel
+    def check(target):
+        from keras_ssm.export.runtime import ExportedModel
 
-    exported = ExportedModel(path)
-    return inputs, output, exported.input_names, exported.output_names
+        exported = ExportedModel(target, description=False)  # opens in its runtime before it is moved in
+        names["inputs"], names["outputs"] = exported.runtime_input_names, exported.runtime_output_names
+        if sorted(names["inputs"]) == sorted(name for name, _, _ in inputs):  # the route kept the names
+            names["inputs"] = [name for name, _, _ in inputs]
+
+    formats.write_atomically(path, format, writer, check=check)
+    return inputs, output, names["inputs"], names["outputs"]

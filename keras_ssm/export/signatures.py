@@ -6,12 +6,17 @@ lengths, with named inputs and a dict of named outputs:
 - sequence: `inputs` `(batch, length, features)` float32 (or `tokens`
   `(batch, length)` int32) and, when the model takes one, `padding_mask`
   `(batch, length)` bool → `logits` (classifiers) or `outputs`;
-- streaming (causal `SSMClassifier`s): `inputs` `(batch, chunk, features)` and
-  the state → `logits` of everything streamed so far and `next_<state>` for
-  each state tensor: `block_<i>` (block i's SSM state, real and imaginary
-  parts on the last axis), `frontend` (a log-mel front end's last samples, if
-  any), `pool_sum`, `pool_count`, `pool_last` (the
-  running pooling). A runtime starts from zeros and feeds each `next_` back.
+- streaming (causal `SSMClassifier`s): `inputs` `(batch, chunk, features)`,
+  the state and `valid` `(batch,)` int32 → `logits` of everything streamed
+  so far and `next_<state>` for each state tensor: `block_<i>` (block i's SSM
+  state, real and imaginary parts on the last axis), `frontend` (a log-mel
+  front end's last samples, if any), `pool_sum`, `pool_count`, `pool_last`
+  (the running pooling). A runtime starts from zeros and feeds each `next_`
+  back. `valid` is the number of the chunk's samples that are input: the
+  whole chunk (its default), except for the last chunk of a stream that
+  does not fill it (zero-padded after them): the logits are then those of
+  the full pass over the stream, which ends there — as
+  `ClassifierStream.finish` — and its `next_` state continues nothing.
 """
 
 
@@ -37,11 +42,13 @@ class Signature:
         state: `[(name, shape)]` of the streaming state (empty for sequences).
         form: `"sequence"` or `"streaming"`.
         length: the fixed length (sequence) or chunk size (streaming).
+        defaults: `{input name: value}` of the inputs a caller may leave out.
     """
 
-    def __init__(self, model, function, inputs, outputs, state, form, length):
+    def __init__(self, model, function, inputs, outputs, state, form, length, defaults=None):
         self.function, self.inputs, self.outputs = function, inputs, outputs
         self.state, self.form, self.length = state, form, length
+        self.defaults = defaults or {}
         # The TensorFlow variables the function reads (a SavedModel tracks them).
         self.variables = [v.value for v in model.variables]
 
@@ -55,7 +62,9 @@ class Signature:
         return {
             "form": self.form,
             "length" if self.form == "sequence" else "chunk_size": self.length,
-            "inputs": [{"name": n, "shape": list(s), "dtype": d} for n, s, d in self.inputs],
+            "inputs": [{"name": n, "shape": list(s), "dtype": d,
+                        **({"default": self.defaults[n]} if n in self.defaults else {})}
+                       for n, s, d in self.inputs],
             "outputs": list(self.outputs),
             "state": [{"name": n, "shape": list(s), "initial": "zeros"} for n, s in self.state],
         }
@@ -77,6 +86,21 @@ def _check_length(name, value):
 
 def _has_softmax_dss(model):
     return any(getattr(layer, "variant", None) == "softmax" for layer in ssm_layers(model))
+
+
+def dropped_mask_warning(model, mask=None):
+    """The warning for a sequence export that leaves out the padding mask
+    the model takes (DSS-softmax, by default), or None."""
+    takes_mask = _continuous(model) is not None and len(model.inputs) == 2
+    if mask is not None or not takes_mask or not _has_softmax_dss(model):
+        return None
+    return (
+        "`padding_mask` dropped: the model's DSS-softmax layers normalise each example over its own "
+        "length, which an export cannot hold, so this export takes no padding mask and every input "
+        "must be exactly `length` samples long; a shorter input zero-padded to `length` gives other "
+        "logits than the Keras model with a mask. Export at the length of the inputs the deployment "
+        "feeds (one export per length), or train with variant='exp', which exports with a mask."
+    )
 
 
 def sequence_inputs(model, length, mask=None, batch_size=None):
@@ -143,8 +167,8 @@ def _state_leaves(state):
 def streaming_signature(model, chunk_size, batch_size=1):
     """The streaming form of a causal `SSMClassifier`: one chunk of
     `chunk_size` samples (a multiple of the backbone's stride: its front end's
-    hop times its pooling) and the state in,
-    the logits so far and the next state out."""
+    hop times its pooling), the state and the chunk's `valid` samples in,
+    the logits so far and the next state out (see the module's docstring)."""
     if not _is_classifier(model):
         raise ValueError(
             f"The streaming form exports an SSMClassifier (its `chunk`); got {type(model).__name__}. "
@@ -170,21 +194,28 @@ def streaming_signature(model, chunk_size, batch_size=1):
     else:
         inputs = [("tokens", (batch_size, chunk_size), "int32")]
     inputs += [(name, shape, "float32") for name, shape in state]
+    inputs.append(("valid", (batch_size,), "int32"))
     tf = _tf()
 
     names, depth = [name for name, _ in state], len(template["backbone"]["blocks"])
 
     def run(x, *values):
+        *values, valid = values
+        # The samples past `valid` are padding: masked, they feed nothing and
+        # count in no frame, so the logits are the full pass over the samples
+        # given (a right-padded full pass equals the unpadded one).
+        mask = tf.range(chunk_size, dtype=tf.int32)[None, :] < valid[:, None]
         named = dict(zip(names, values))
         inner = {"blocks": [named[f"block_{i}"] for i in range(depth)], "frames": frames}
         if "frontend" in named:
             inner["frontend"] = named["frontend"]
         full = {"backbone": inner, "sum": named["pool_sum"], "count": named["pool_count"], "last": named["pool_last"]}
         with real_arithmetic(model):
-            logits, new_state = model.chunk(x, full)
+            logits, new_state = model.chunk(x, full, mask=mask)
         return {"logits": logits, **{f"next_{name}": value for name, value in _state_leaves(new_state)}}
 
     specs = [tf.TensorSpec(s, d, name=n) for n, s, d in inputs]
     function = tf.function(run, input_signature=specs, autograph=False)
     outputs = ["logits"] + [f"next_{name}" for name, _ in state]
-    return Signature(model, function, inputs, outputs, state, "streaming", chunk_size)
+    return Signature(model, function, inputs, outputs, state, "streaming", chunk_size,
+                     defaults={"valid": chunk_size})

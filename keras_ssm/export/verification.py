@@ -47,25 +47,28 @@ def verify(model, path, description, seed=0, chunks=4, vocab_size=None):
     Sequence form: the outputs on a batch of 2 (the second padded, when the
     export takes a mask). Streaming form: a stream of `chunks` chunks fed
     one by one from the zero state, against the Keras full pass over each
-    prefix (the logits after every chunk).
+    prefix (the logits after every chunk), then a last chunk that holds
+    fewer samples than the chunk (`valid`, zero-padded; not a multiple of
+    the model's stride) against the full pass over the whole stream.
     """
-    exported = ExportedModel(path)
+    exported = ExportedModel(path, description=description)
     if description["form"] == "sequence":
         batch = 2 if description["inputs"][0]["shape"][0] is None else description["inputs"][0]["shape"][0]
         feeds = sample_inputs(description, batch, seed, vocab_size=vocab_size)
-        # Keras's own exporters name inputs and outputs themselves (same order).
-        names = description.get("runtime_inputs") or [i["name"] for i in description["inputs"]]
-        outputs = exported(**{rt: feeds[i["name"]] for rt, i in zip(names, description["inputs"])})
-        output = (description.get("runtime_outputs") or description["outputs"])[0]
-        return relative_error(outputs[output], _keras_outputs(model, feeds))
+        outputs = exported(**feeds)
+        return relative_error(outputs[description["outputs"][0]], _keras_outputs(model, feeds))
     batch = description["inputs"][0]["shape"][0]
-    stream = sample_inputs(description, batch, seed, chunks=chunks, vocab_size=vocab_size)
+    stream = sample_inputs(description, batch, seed, chunks=chunks + 1, vocab_size=vocab_size)
     name, size = description["inputs"][0]["name"], description["chunk_size"]
     state = {s["name"]: np.zeros(s["shape"], np.float32) for s in description["state"]}
     worst = 0.0
-    for i in range(chunks):
-        outputs = exported(**{name: stream[name][:, i * size : (i + 1) * size]}, **state)
+    for i in range(chunks + 1):
+        # The last chunk ends the stream part way: 2/3 of it, short of a whole stride.
+        valid = size if i < chunks else max(1, (2 * size) // 3 - 1)
+        x = stream[name][:, i * size : (i + 1) * size].copy()
+        x[:, valid:] = 0
+        outputs = exported(**{name: x, "valid": np.full(batch, valid, np.int32)}, **state)
         state = {s: outputs[f"next_{s}"] for s in state}
-        expected = _keras_outputs(model, {name: stream[name][:, : (i + 1) * size]})
+        expected = _keras_outputs(model, {name: stream[name][:, : i * size + valid]})
         worst = max(worst, relative_error(outputs["logits"], expected))
     return worst

@@ -7,6 +7,7 @@ torch: ONNX, LiteRT) and the clear error that names the TensorFlow route for
 the rest.
 """
 
+import json
 import os
 
 import keras
@@ -14,8 +15,8 @@ import numpy as np
 import pytest
 
 import keras_ssm
-from keras_ssm import export
-from keras_ssm.export import formats
+from keras_ssm import cli, export
+from keras_ssm.export import formats, runtime
 from keras_ssm.models import SSMBackbone, SSMClassifier
 
 pytestmark = pytest.mark.export
@@ -119,13 +120,100 @@ def test_token_and_sequential_models(tmp_path):
 def test_dss_softmax_exports_without_a_mask(tmp_path):
     model = classifier("dss", variant="softmax", pool=(1, 1))
     path = out(tmp_path, "softmax", "onnx")
-    description = export.export_model(model, path, length=48)
+    with pytest.warns(UserWarning, match="`padding_mask` dropped"):
+        description = export.export_model(model, path, length=48)
     assert [i["name"] for i in description["inputs"]] == ["inputs"]
     assert export.verify(model, path, description) <= 1e-4
     for refused, kwargs in ((model, {"mask": True}), (classifier("dss", variant="softmax"), {})):
         with pytest.raises(ValueError, match="DSS-softmax under a mask"):
             export.export_model(refused, out(tmp_path, "refused", "onnx"), length=48, **kwargs)
     assert sorted(os.listdir(str(tmp_path))) == ["softmax.onnx", "softmax.onnx.json"]
+
+
+@needs_tf
+def test_dss_softmax_says_it_dropped_the_mask_in_the_sidecar_and_the_cli(tmp_path, capsys):
+    model = classifier("dss", variant="softmax", pool=(1, 1))
+    path = out(tmp_path, "softmax", "onnx")
+    with pytest.warns(UserWarning, match="`padding_mask` dropped"):
+        export.export_model(model, path, length=48)
+    with open(path + ".json") as f:
+        notes = json.load(f)["warnings"]
+    assert len(notes) == 1 and "exactly `length` samples" in notes[0] and "variant='exp'" in notes[0]
+    with pytest.raises(ValueError, match="take no padding mask in an export") as error:
+        export.export_model(model, out(tmp_path, "no_length", "onnx"))
+    assert "zero-padded with `padding_mask`" not in str(error.value)
+    saved = os.path.join(str(tmp_path), "softmax.keras")
+    model.save(saved)
+    argv = ["export", saved, "--format", "onnx", "--out", out(tmp_path, "cli", "onnx"), "--length", "48"]
+    assert cli.main(argv) == 0
+    assert "  warning: `padding_mask` dropped" in capsys.readouterr().out
+    plain = classifier("dss", pool=(1, 1))  # variant="exp" keeps its mask: no warning
+    assert export.export_model(plain, out(tmp_path, "exp", "onnx"), length=48)["warnings"] == []
+
+
+@needs_tf
+@pytest.mark.parametrize("format", ["onnx", "litert", "saved_model"])
+def test_a_stream_that_ends_part_way_through_a_chunk_gets_the_full_pass(tmp_path, format):
+    model = classifier("s4d")  # stride 4
+    path = out(tmp_path, "stream", format)
+    description = export.export_model(model, path, format=format, streaming=True, chunk_size=16)
+    assert description["inputs"][-1] == {"name": "valid", "shape": [1], "dtype": "int32", "default": 16}
+    clip = np.random.default_rng(3).uniform(-1, 1, (1, 16 * 3 + 7, 1)).astype("float32")  # 55: not whole strides
+    padded = np.zeros((1, 16 * 4, 1), np.float32)
+    padded[:, : clip.shape[1]] = clip
+    exported = export.ExportedModel(path)
+    state = {s["name"]: np.zeros(s["shape"], np.float32) for s in description["state"]}
+    for start in range(0, 64, 16):
+        valid = min(16, clip.shape[1] - start)
+        outputs = exported(inputs=padded[:, start : start + 16], valid=[valid], **state)
+        state = {s: outputs[f"next_{s}"] for s in state}
+    expected = keras.ops.convert_to_numpy(model(clip))
+    assert export.verification.relative_error(outputs["logits"], expected) <= 1e-4
+    # Without `valid` the padding counts as audio: another answer.
+    state = {s["name"]: np.zeros(s["shape"], np.float32) for s in description["state"]}
+    for start in range(0, 64, 16):
+        outputs = exported(inputs=padded[:, start : start + 16], **state)
+        state = {s: outputs[f"next_{s}"] for s in state}
+    assert export.verification.relative_error(outputs["logits"], expected) > 1e-3
+
+
+@needs_tf
+def test_a_fixed_batch_runs_one_example_at_a_time_or_names_its_size(tmp_path):
+    model = classifier("s5")
+    feeds = export.verification.sample_inputs({"inputs": [{"name": "inputs", "shape": [None, 32, 1],
+                                                           "dtype": "float32"}, {"name": "padding_mask"}]}, 3)
+    expected = keras.ops.convert_to_numpy(model([feeds["inputs"], feeds["padding_mask"]]))
+    path = out(tmp_path, "one", "onnx")
+    export.export_model(model, path, length=32, batch_size=1)
+    logits = export.ExportedModel(path)(**feeds)["logits"]
+    assert export.verification.relative_error(logits, expected) <= 1e-4
+    path = out(tmp_path, "two", "onnx")
+    export.export_model(model, path, length=32, batch_size=2)
+    with pytest.raises(ValueError, match="takes a batch of exactly 2 .* got 3"):
+        export.ExportedModel(path)(**feeds)
+
+
+def test_an_onnx_file_with_external_data_is_moved_in_whole(tmp_path):
+    import onnx
+    from onnx import helper
+
+    weights = np.arange(300_000, dtype=np.float32)  # 1.2 MB: over jax2onnx's 1 MB spill
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [300_000])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [300_000])],
+        [onnx.numpy_helper.from_array(weights, "w")])
+
+    def writer(target):  # as jax2onnx saves a large constant
+        onnx.save_model(helper.make_model(graph), target, save_as_external_data=True,
+                        location=os.path.basename(target) + ".data", size_threshold=1024)
+        assert os.path.isfile(target + ".data")
+
+    path = out(tmp_path, "model", "onnx")
+    formats.write_atomically(path, "onnx", writer)
+    assert sorted(os.listdir(str(tmp_path))) == ["model.onnx"]
+    y = export.ExportedModel(path)(x=np.ones(300_000, np.float32))["y"]
+    np.testing.assert_array_equal(y, weights + 1)
 
 
 @needs_tf
@@ -194,6 +282,32 @@ def test_keras_route_of_this_backend(tmp_path, layer, format, bidirectional):
     assert description["backend"] == keras.backend.backend()
     assert len(description["runtime_inputs"]) == 2  # audio and padding mask
     assert export.verify(model, path, description) <= 1e-4
+
+
+@pytest.mark.skipif(ON_TF, reason="the TensorFlow pass runs the tf.function route above")
+@pytest.mark.parametrize("format", ROUTES[keras.backend.backend()])
+def test_keras_route_takes_the_described_names_and_any_batch(tmp_path, format):
+    model = classifier("s5")
+    path = out(tmp_path, "model", format)
+    description = export.export_model(model, path, format=format, length=64)
+    feeds = export.verification.sample_inputs(description, 3)
+    logits = export.ExportedModel(path)(**feeds)["logits"]  # the names of PATH.json, a batch of 3
+    expected = keras.ops.convert_to_numpy(model([feeds["inputs"], feeds["padding_mask"]]))
+    assert logits.shape == (3, 3)
+    assert export.verification.relative_error(logits, expected) <= 1e-4
+    fixed = (keras.backend.backend(), format) == ("torch", "litert")  # litert-torch: run one at a time
+    assert description["inputs"][0]["shape"] == [1 if fixed else None, 64, 1]
+
+
+@pytest.mark.skipif(ON_TF, reason="the TensorFlow pass runs the tf.function route above")
+def test_keras_route_that_fails_after_writing_leaves_nothing(tmp_path, monkeypatch):
+    def unreadable(self):
+        raise RuntimeError("the runtime cannot open it")
+
+    monkeypatch.setattr(runtime.ExportedModel, "_load_onnx", unreadable)
+    with pytest.raises(RuntimeError, match="cannot open it"):
+        export.export_model(classifier("s5"), out(tmp_path, "model", "onnx"), length=32)
+    assert os.listdir(str(tmp_path)) == []
 
 
 @pytest.mark.skipif(ON_TF, reason="the error is for the other backends")
