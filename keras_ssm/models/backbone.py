@@ -10,6 +10,7 @@ from keras_ssm.layers.downsample import SequenceDownsampling
 from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
 from keras_ssm.layers.frontend import LogMelFrontend
 from keras_ssm.layers.spec_augment import SpecAugment
+from keras_ssm.models.input_checks import check_float_inputs, check_token_ids, is_array_data
 
 
 def _check_pool(pool, depth):
@@ -203,8 +204,51 @@ class SSMBackbone(keras.Model):
             return [inputs, None]
         return inputs
 
+    def check_inputs(self, inputs):
+        """Raises a ValueError for inputs this backbone would get silently
+        wrong: token ids outside `[0, vocab_size)` (when their values are
+        known: not inside a traced function), or integer features (such as
+        int16 PCM) into a continuous-input backbone, which Keras would cast
+        to float. Every call runs it, and `fit` / `evaluate` / `predict`
+        run it on array data before compiling.
+
+        >>> import numpy as np
+        >>> backbone = SSMBackbone("s5", depth=1, width=8, vocab_size=10)
+        >>> backbone.check_inputs(np.array([[3, 10]]))
+        Traceback (most recent call last):
+        ...
+        ValueError: `tokens` holds token id 10, outside this model's vocabulary (vocab_size=10: ids 0 to 9, 0 is padding). Map each token to an id of the vocabulary the model was trained with (a preset's metadata `input` describes it).
+        """
+        if self.vocab_size is not None:
+            check_token_ids(inputs, self.vocab_size, name="tokens")
+            return
+        features = inputs.get("inputs") if isinstance(inputs, dict) else inputs
+        if isinstance(features, (list, tuple)):
+            features = features[0]
+        if features is not None:
+            check_float_inputs(features, name="inputs")
+
+    def _check_data(self, x):
+        if is_array_data(x):
+            self.check_inputs(x)
+
+    def fit(self, x=None, *args, **kwargs):
+        self._check_data(x)
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        self._check_data(x)
+        return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._check_data(x)
+        return super().predict(x, *args, **kwargs)
+
     def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(self._standardize(inputs), *args, **kwargs)
+        # Checked before the functional model casts them to its input dtype.
+        inputs = self._standardize(inputs)
+        self.check_inputs(inputs)
+        return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
         return super().call(self._standardize(inputs), training=training, mask=mask)

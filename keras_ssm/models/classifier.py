@@ -68,7 +68,10 @@ class SSMClassifier(SSMTask):
         self.pooling_mode = pooling
 
     def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(self.backbone._standardize(inputs), *args, **kwargs)
+        # Checked before the functional model casts them to its input dtype.
+        inputs = self.backbone._standardize(inputs)
+        self.check_inputs(inputs)
+        return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
         return super().call(self.backbone._standardize(inputs), training=training, mask=mask)

@@ -49,5 +49,11 @@ class SSMRetrievalClassifier(SSMTask):
         self.num_classes = num_classes
         self.hidden = hidden
 
+    def check_inputs(self, inputs):
+        """Raises a ValueError if either document holds a token id outside
+        the backbone's vocabulary (see `SSMBackbone.check_inputs`)."""
+        for document in inputs:
+            self.backbone.check_inputs(document)
+
     def _task_config(self):
         return {"num_classes": self.num_classes, "hidden": self.hidden}
