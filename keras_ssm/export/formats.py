@@ -60,7 +60,7 @@ def _write_litert(signature, path, quantize=None):
         f.write(flatbuffer)
 
 
-def self_contained_onnx(path):
+def _self_contained_onnx(path):
     """Folds the external data of the ONNX file at `path` back into it, so
     the file is the whole model (a converter such as jax2onnx spills each
     constant over 1 MB into `PATH.data`, which a move of the file alone
@@ -98,15 +98,17 @@ def write_atomically(path, format, writer, check=None):
     """Runs `writer(target)` on a staging path beside `path`, then
     `check(target)` (if given) on the finished artifact, then renames it into
     place: a failure leaves nothing behind. An ONNX file is made
-    self-contained first (`self_contained_onnx`)."""
+    self-contained first (`_self_contained_onnx`)."""
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        target = os.path.join(staging, os.path.basename(path) + EXTENSIONS[format] * (not path.endswith(EXTENSIONS[format])))
+        # The destination's own name: external data keeps a name the moved model points at.
+        name = os.path.basename(path)
+        target = os.path.join(staging, name if name.endswith(EXTENSIONS[format]) else name + EXTENSIONS[format])
         writer(target)
-        files = self_contained_onnx(target) if format == "onnx" else [target]
+        files = _self_contained_onnx(target) if format == "onnx" else [target]
         if check is not None:
             check(target)
         if os.path.isdir(path):

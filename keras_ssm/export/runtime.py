@@ -13,7 +13,7 @@ def _positional(name):
     return match.group(1), int(match.group(2) or 0)
 
 
-def read_description(path):
+def _read_description(path):
     """The description an export wrote beside `path` (`PATH.json`), or None."""
     sidecar = path.rstrip("/\\") + ".json"
     if not os.path.isfile(sidecar):
@@ -69,7 +69,7 @@ class ExportedModel:
         else:
             raise ValueError(f"`path` {path!r}: expected a .onnx or .tflite file or a SavedModel folder.")
         if description is None:
-            description = read_description(path)
+            description = _read_description(path)
         self.description = description or None
         self._apply(self.description)
 

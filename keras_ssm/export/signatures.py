@@ -90,7 +90,16 @@ def _has_softmax_dss(model):
 
 def dropped_mask_warning(model, mask=None):
     """The warning for a sequence export that leaves out the padding mask
-    the model takes (DSS-softmax, by default), or None."""
+    the model takes (DSS-softmax, by default), or None.
+
+    >>> from keras_ssm.models import SSMBackbone, SSMClassifier
+    >>> backbone = SSMBackbone("dss", depth=1, width=4, input_dim=1,
+    ...                        layer_kwargs={"state_dim": 4, "variant": "softmax"})
+    >>> dropped_mask_warning(SSMClassifier(backbone, num_classes=2))[:22]
+    '`padding_mask` dropped'
+    >>> dropped_mask_warning(SSMClassifier(backbone, num_classes=2), mask=False) is None
+    True
+    """
     takes_mask = _continuous(model) is not None and len(model.inputs) == 2
     if mask is not None or not takes_mask or not _has_softmax_dss(model):
         return None

@@ -60,7 +60,8 @@ def real_images(task, options, count=4):
 
 
 def real_inputs(metadata, length=1024):
-    """`(feeds of the export, the Keras model's input)` for the preset's kind of input (clips cut or padded to `length`)."""
+    """`(feeds of the export, the Keras model's input)` for the preset's kind of input
+    (clips cut or padded to `length`)."""
     if metadata["data"]["task"] in IMAGE_SETS:
         x = real_images(metadata["data"]["task"], metadata["data"]["options"])
         mask = np.ones(x.shape[:2], bool)
