@@ -15,6 +15,7 @@ Commands:
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import time
@@ -82,6 +83,62 @@ def _stream_error(layer, u, full):
         y, state = layer.step(u[:, k], state)
         outputs.append(keras.ops.convert_to_numpy(y))
     return float(np.abs(np.stack(outputs, 1) - full[:, :steps]).max() / np.abs(full).max())
+
+
+# The extra of pyproject.toml that installs each optional package (by the
+# name Python imports it by), for the sentence a missing one gives.
+EXTRAS = {
+    "tensorflow": "data",
+    "scipy": "data",
+    "PIL": "data",
+    "tqdm": "data",
+    "tensorflow_datasets": "all",
+    "keras_tuner": "tune",
+    "tensorboard": "tune",
+    "six": "tune",
+    "matplotlib": "plot",
+    "onnx": "export-onnx",
+    "onnxruntime": "export-onnx",
+    "tf2onnx": "export-onnx",
+    "ai_edge_litert": "export-litert",
+    "jax2onnx": "export-jax",
+    "litert_torch": "export-torch",
+    "jax": "jax",
+    "torch": "torch",
+}
+# `export` runs on TensorFlow and a route's converters: the extra of each format.
+EXPORT_EXTRAS = {"onnx": "export-onnx", "litert": "export-litert", "saved_model": "tensorflow"}
+
+
+def missing_package_message(error, command, extra=None):
+    """The sentence for a `ModuleNotFoundError` of an optional package: what
+    is missing and the pip command that installs it; None for any other
+    module (a broken install, a bug: the traceback is then the useful answer).
+
+    >>> missing_package_message(ModuleNotFoundError(name="tensorflow"), "zoo evaluate")
+    '`python -m keras_ssm zoo evaluate` needs the package tensorflow, which is not installed: pip install "keras-ssm[data]" (in a clone: pip install -e ".[data]").'
+    >>> missing_package_message(ModuleNotFoundError(name="keras_ssm.nothing"), "demo") is None
+    True
+    """
+    package = (error.name or "").split(".")[0]
+    if package not in EXTRAS:
+        return None
+    extra = extra or EXTRAS[package]
+    return (
+        f"`python -m keras_ssm {command}` needs the package {package}, which is not installed: "
+        f'pip install "keras-ssm[{extra}]" (in a clone: pip install -e ".[{extra}]").'
+    )
+
+
+def _command(args):
+    return " ".join(filter(None, (args.command, getattr(args, "zoo_command", None))))
+
+
+def _export_preflight(args):
+    """`export` re-runs itself on TensorFlow, whose absence would end that
+    process at `import keras`, before any handler: checked here first."""
+    if args.command == "export" and importlib.util.find_spec("tensorflow") is None:
+        raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
 
 
 def _recipe_with_distribution(args):
@@ -215,6 +272,13 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     try:
+        _export_preflight(args)
         return args.run(args)
+    except ModuleNotFoundError as error:
+        extra = EXPORT_EXTRAS.get(getattr(args, "format", None)) if args.command == "export" else None
+        message = missing_package_message(error, _command(args), extra)
+        if message is None:
+            raise
+        parser.exit(2, f"error: {message}\n")
     except (ValueError, FileNotFoundError) as error:
         parser.exit(2, f"error: {error}\n")
