@@ -20,7 +20,11 @@ EPSILON = 1e-7
 
 def reciprocal(x, epsilon=EPSILON):
     """DSS's ε-reciprocal `conj(x) / (x conj(x) + ε)`: finite at `x = 0`."""
-    return ops.conj(x) / ops.cast(ops.real(x * ops.conj(x)) + epsilon, x.dtype)
+    # Part by part: casting the real denominator to complex would have a
+    # complex -> float cast as its gradient, which TF logs as a warning.
+    re, im = ops.real(x), ops.imag(x)
+    denominator = ops.square(re) + ops.square(im) + epsilon
+    return to_complex(re / denominator, -im / denominator)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssm")

@@ -8,6 +8,13 @@ from keras_ssm.ops import chunked
 from keras_ssm.ops.reference import circular_kernel, fft_length
 
 
+def to_complex(re, im):
+    # tf.complex's gradient takes the real and imaginary parts; the gradient
+    # of a float -> complex cast is a complex -> float cast, which TF logs
+    # ("discard the imaginary part") once per cast in every traced train step.
+    return tf.complex(tf.cast(re, tf.float32), tf.cast(im, tf.float32))
+
+
 def fft_conv(u, kernel, kernel_backward=None):
     # In a graph the length may be known only at run time.
     length = u.shape[1] if u.shape[1] is not None else tf.shape(u)[1]
