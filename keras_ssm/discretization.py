@@ -9,6 +9,8 @@ then `x_k = Λ̄ x_{k−1} + B̄ u_k`.
 import keras
 from keras import ops
 
+from keras_ssm.ops import to_complex
+
 DISCRETIZATIONS = ("zoh", "bilinear")
 
 
@@ -32,15 +34,16 @@ def discretize(lam, step, method):
     0.6065
     """
     lam = ops.convert_to_tensor(lam, "complex64")
-    dt_lam = lam * ops.cast(step, lam.dtype)
+    # Real times complex part by part: a cast of the step to complex has a
+    # complex -> float cast as its gradient, which TF logs as a warning.
+    step = ops.cast(step, "float32")
+    dt_lam = to_complex(ops.real(lam) * step, ops.imag(lam) * step)
     if method == "zoh":
         return dt_lam, complex_expm1(dt_lam) / lam
     half = 0.5 * dt_lam
-    return complex_log1p(half) - complex_log1p(-half), ops.cast(step, lam.dtype) / (1.0 - half)
-
-
-def _complex(re, im):
-    return ops.cast(re, "complex64") + 1j * ops.cast(im, "complex64")
+    w = 1.0 - half  # step / w = step * conj(w) / |w|^2
+    scale = step / (ops.square(ops.real(w)) + ops.square(ops.imag(w)))
+    return complex_log1p(half) - complex_log1p(-half), to_complex(scale * ops.real(w), -scale * ops.imag(w))
 
 
 def complex_expm1(z):
@@ -54,7 +57,7 @@ def complex_expm1(z):
     """
     a, b = ops.real(z), ops.imag(z)
     re = ops.expm1(a) * ops.cos(b) - 2.0 * ops.square(ops.sin(0.5 * b))
-    return _complex(re, ops.exp(a) * ops.sin(b))
+    return to_complex(re, ops.exp(a) * ops.sin(b))
 
 
 def complex_log1p(z):
@@ -67,4 +70,4 @@ def complex_log1p(z):
     True
     """
     a, b = ops.real(z), ops.imag(z)
-    return _complex(0.5 * ops.log1p(2.0 * a + a * a + b * b), ops.arctan2(b, 1.0 + a))
+    return to_complex(0.5 * ops.log1p(2.0 * a + a * a + b * b), ops.arctan2(b, 1.0 + a))

@@ -16,6 +16,7 @@ from keras import ops
 from keras_ssm import ops as ssm_ops
 from keras_ssm.discretization import DISCRETIZATIONS, discretize
 from keras_ssm.layers import real_form
+from keras_ssm.ops import to_complex  # noqa: F401 (the layers import it from here)
 from keras_ssm.validation import check_choice, check_positive_int  # noqa: F401 (imported from here too)
 
 # Optimizer settings of the SSM parameters (Λ, B, Δ), read by the training
@@ -32,10 +33,6 @@ def check_step_scale(step_scale):
         raise ValueError(
             f"`step_scale` must be positive (it multiplies every step size), got {step_scale!r}."
         )
-
-
-def to_complex(re, im):
-    return ops.cast(re, "complex64") + ops.cast(im, "complex64") * 1j
 
 
 def log_uniform(rng, shape, low, high):
@@ -98,7 +95,9 @@ class SSMLayer(keras.layers.Layer):
     def _add_real(self, name, value, role=None):
         """A float32 variable; `role` (`"Lambda"`, `"B"`, `"step"`, `"C"`, `"D"`)
         says which part of the system it holds, for the optimizer's groups."""
-        value = np.asarray(value, "float32")
+        # C order: torch keeps a numpy array's strides, and Inductor (torch 2.13)
+        # differentiates a cast of a column-major parameter wrongly.
+        value = np.ascontiguousarray(value, "float32")
         # autocast=False: the system is computed in float32 (complex64) under
         # any dtype policy; only the layer's inputs and outputs follow it.
         var = self.add_weight(

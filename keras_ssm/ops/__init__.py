@@ -39,6 +39,23 @@ def _fast(name):
     return getattr(reference, name)
 
 
+def to_complex(re, im):
+    """The complex64 tensor `re + i im` from two real tensors of one shape.
+
+    Every complex number the layers compute from their real parameters is
+    assembled here. On torch it is `torch.complex`: the arithmetic form
+    `cast(re) + cast(im) * 1j` gives wrong gradients under torch.compile
+    (torch 2.13, Inductor), silently.
+
+    Example:
+    >>> import numpy as np
+    >>> z = to_complex(np.array([1.0], "float32"), np.array([-2.0], "float32"))
+    >>> keras.ops.convert_to_numpy(z).tolist()
+    [(1-2j)]
+    """
+    return _fast("to_complex")(re, im)
+
+
 def fft_conv(u, kernel, kernel_backward=None):
     """Long convolution along time by FFT.
 

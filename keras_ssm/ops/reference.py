@@ -77,7 +77,7 @@ def _linear_combine(earlier, later):
     )
 
 
-def _to_complex(re, im):
+def to_complex(re, im):
     return ops.cast(re, "complex64") + ops.cast(im, "complex64") * 1j
 
 
@@ -91,10 +91,10 @@ def linear_scan(a, b, reverse=False, initial_state=None):
     parts = (ops.real(a), ops.imag(a), ops.real(b), ops.imag(b))
     ar, ai, xr, xi = ops.associative_scan(_linear_combine, parts, axis=1)
     # (ar, ai) is the running product of a: it carries the initial state.
-    x = _to_complex(xr, xi)
+    x = to_complex(xr, xi)
     if initial_state is not None:
         h = ops.convert_to_tensor(initial_state, "complex64")[:, None, :]
-        x = x + _to_complex(ar, ai) * h
+        x = x + to_complex(ar, ai) * h
     if reverse:
         x = ops.flip(x, axis=1)
     # TF graph mode loses the static shape in associative_scan.

@@ -77,6 +77,13 @@ class _FFTConv(torch.autograd.Function):
         return grad_u, grad_k
 
 
+def to_complex(re, im):
+    re = keras.ops.convert_to_tensor(re, "float32")
+    im = keras.ops.convert_to_tensor(im, "float32")
+    re, im = torch.broadcast_tensors(re, im)
+    return torch.complex(re, im)
+
+
 # --- linear recurrence (linear_scan) ---
 
 
