@@ -141,20 +141,24 @@ def _export_preflight(args):
         raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
 
 
-def _recipe_with_distribution(args):
-    """The recipe path, or the parsed recipe with --distribution / --mesh applied."""
+def _recipe_with_overrides(args):
+    """The recipe path, or the parsed recipe with --distribution / --mesh and
+    (train) --stop-after applied."""
     from keras_ssm.training import recipe
 
-    if args.distribution is None and args.mesh is None:
+    stop_after = getattr(args, "stop_after", None)
+    if args.distribution is None and args.mesh is None and stop_after is None:
         return args.recipe
     if args.mesh is not None and args.distribution != "model_parallel":
         raise ValueError("--mesh BATCH,MODEL goes with --distribution model_parallel.")
     parsed = recipe.parse_recipe(args.recipe)
+    if stop_after is not None:
+        parsed["stop_after_epochs"] = stop_after
     if args.distribution == "none":
         parsed["distribution"] = None
     elif args.distribution == "data_parallel":
         parsed["distribution"] = {"type": "data_parallel"}
-    else:
+    elif args.distribution == "model_parallel":
         if args.mesh is None:
             raise ValueError("--distribution model_parallel needs --mesh BATCH,MODEL (e.g. --mesh 1,2).")
         try:
@@ -180,7 +184,7 @@ def train(args):
     from keras_ssm.training import recipe
 
     out = args.out or os.path.join("runs", os.path.splitext(os.path.basename(args.recipe))[0])
-    summary = recipe.train(_recipe_with_distribution(args), out, verbose=args.verbose)
+    summary = recipe.train(_recipe_with_overrides(args), out, verbose=args.verbose)
     print(f"\n{summary['name']}: {summary['task']}, {summary['parameters']:,} parameters, {summary['seconds']} s")
     print(f"trained on {summary['distribution']}")
     print(f"best validation accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}")
@@ -192,7 +196,7 @@ def evaluate(args):
     from keras_ssm.training import recipe
 
     result = recipe.evaluate(
-        _recipe_with_distribution(args), args.model, split=args.split, verbose=args.verbose, sample_rate=args.rate
+        _recipe_with_overrides(args), args.model, split=args.split, verbose=args.verbose, sample_rate=args.rate
     )
     at = f" at {args.rate} Hz (zero-shot)" if args.rate else ""
     print(f"{args.split}{at}: accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
@@ -237,6 +241,11 @@ def main(argv=None):
     train_parser.add_argument("recipe", help="path of the recipe JSON file")
     train_parser.add_argument("--out", help="output folder (default runs/<recipe name>)")
     train_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
+    train_parser.add_argument(
+        "--stop-after", type=int, metavar="N",
+        help="end after N of the recipe's epochs, on the schedule of all of them (the recipe's "
+        "`stop_after_epochs`): replays a stage that was stopped early",
+    )
     _add_distribution_flags(train_parser)
     train_parser.set_defaults(run=train)
 

@@ -4,7 +4,8 @@
 
 For each layer, the run folders `RUNS/fsdd_<layer>` (the recipe
 `examples/recipes/fsdd_<layer>.json`) and, when training went on in more
-stages, `RUNS/fsdd_<layer>_stage2`, ... (recipes with `warm_start`): the
+stages, `RUNS/fsdd_<layer>_stage2`, ... (recipes whose `warm_start` is the
+previous stage's `runs/.../best.keras`, as the recorded command writes it): the
 `best.keras` of the stage with the best validation accuracy (the test split
 never chose anything) becomes the preset. Its metrics are measured here with
 `keras_ssm.zoo.evaluation.evaluate_preset` on the bundled test split
@@ -98,6 +99,42 @@ def chosen_stages(runs, name):
             recipes.append(json.load(f))
     model = keras.saving.load_model(os.path.join(dirs[-1], "best.keras"), safe_mode=True)
     return dirs, summaries, recipes, model
+
+
+def start_record(summary, recipe):
+    """What a stage started from, for its entry in metadata["training"]["stages"]:
+    `warm_start` (a path relative to the repository root, where the chain's
+    commands run, or a preset's name) and the sha256 of that file as its run
+    recorded it (`summary.json`, or the `recipe.json` of a run stopped before
+    its end); null, with a note, for a run trained before runs recorded it.
+    Nothing is hashed here: the file may have changed since the stage read it."""
+    if not recipe.get("warm_start"):
+        return {}
+    start = recipe["warm_start"]
+    digest = summary.get("warm_start_sha256") or recipe.get("warm_start_sha256")
+    return {"warm_start": os.path.relpath(start, ROOT) if os.path.isabs(start) else start,
+            "warm_start_sha256": digest, **({} if digest else {"warm_start_note": "not recorded when trained"})}
+
+
+def stop_record(summary, reason=""):
+    """`stopped_after` for a stage that ran fewer epochs than its recipe's (`reason`
+    added when the run was cut off, not stopped by `--stop-after`)."""
+    planned = summary.get("planned_epochs", summary["epochs"])
+    if summary["epochs"] >= planned:
+        return {}
+    return {"stopped_after": f"{summary['epochs']} of {planned} epochs{reason if summary.get('interrupted') else ''}"}
+
+
+def replay_command(stages):
+    """The one command that replays a preset's stage chain from stage 1, from the
+    repository root: each stage into `runs/<its recipe's name>`, where the next
+    stage's `warm_start` reads it, and a stage that stopped early with
+    `--stop-after` (the epochs it ran, on its recipe's schedule)."""
+    return " && ".join(
+        f"python -m keras_ssm train {s['recipe']} --out runs/{os.path.splitext(os.path.basename(s['recipe']))[0]}"
+        + (f" --stop-after {s['epochs']}" if "stopped_after" in s else "")
+        for s in stages
+    )
 
 
 def card(meta, rows):
@@ -196,9 +233,9 @@ def publish(layer, runs, out_root):
                 "data": {k: v for k, v in r["data"].items() if k != "path"},
                 **({"warm_start": os.path.relpath(r["warm_start"], ROOT)} if r.get("warm_start") else {}),
             },
+            **start_record(s, r),
             "epochs": s["epochs"], "best_epoch": s["best_epoch"],
-            **({"stopped_after": f"{s['epochs']} of {s['planned_epochs']} epochs (the session ended)"}
-               if s.get("interrupted") else {}),
+            **stop_record(s, " (the session ended)"),
             "best_val_accuracy": s["best_val_accuracy"], "seconds": s["seconds"],
         }
         for d, s, r in zip(dirs, summaries, recipes)
@@ -224,10 +261,7 @@ def publish(layer, runs, out_root):
             "seconds": round(sum(s["seconds"] for s in summaries), 1),
             "hardware": hardware(),
             "backend": summaries[0]["backend"],
-            "command": " && ".join(
-                f"python -m keras_ssm train examples/recipes/{os.path.basename(d)}.json --out runs/{os.path.basename(d)}"
-                for d in dirs
-            ),
+            "command": replay_command(stage_info),
         },
     }
     folder = os.path.join(out_root, name)

@@ -32,7 +32,7 @@ from keras_ssm.zoo.intervals import metric_intervals
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from publish_fsdd_presets import chosen_stages, hardware  # noqa: E402  (the same run bookkeeping)
+from publish_fsdd_presets import chosen_stages, hardware, replay_command, start_record, stop_record  # noqa: E402  (the same run bookkeeping)
 
 LAYER_NAMES = {"s4d": "S4D-LegS (Gu et al., NeurIPS 2022)", "dss": "DSS (Gupta et al., NeurIPS 2022)",
                "s5": "S5 (Smith et al., ICLR 2023)"}
@@ -166,6 +166,11 @@ def continuation(name, stages):
     return f"python -m keras_ssm train {recipe} --out runs/{name}_stage{stages + 1}"
 
 
+def last_output(t):
+    """The `best.keras` the last stage's command writes (`replay_command`'s `--out`)."""
+    return f"runs/{os.path.splitext(os.path.basename(t['stages'][-1]['recipe']))[0]}/best.keras"
+
+
 def resume_line(t, following):
     """How to finish a last stage that was stopped before its last epoch."""
     last = t["stages"][-1]
@@ -190,8 +195,9 @@ def card(meta):
                  + ("" if reached else "; what limits it is compute: the model's size and the epochs that 2 CPU cores "
                     "allow (below)")
                  + "." + resume_line(t, following)
-                 + (f" The next stage warm-starts from this preset (its recipe's `\"warm_start\": \"{meta['name']}\"`), "
-                    f"on any machine: `{following}`." if following else ""))
+                 + (f" The next stage starts from this one's output (its recipe's `\"warm_start\": "
+                    f"\"{last_output(t)}\"`, the weights of this preset): `{following}`; on a machine without that run, "
+                    f"set its `warm_start` to this preset, `\"{meta['name']}\"`." if following else ""))
     papers = " · ".join(f"{k} {v:.2f} %" for k, v in PAPERS[meta["lra_task"]].items())
     best_paper = max(PAPERS[meta["lra_task"]].values())
     same_layer = {"s4d": "S4D-LegS", "dss": "DSS-softmax", "s5": "S5"}[a["layer"]]
@@ -366,11 +372,11 @@ def publish(name, runs, data_dir, out_root, paused=0.0, shared_cores=False):
     stage_info = [*before, *[{"recipe": f"examples/recipes/{os.path.basename(d)}.json", "epochs": s["epochs"],
                    "best_epoch": s["best_epoch"], "best_val_accuracy": s["best_val_accuracy"], "seconds": s["seconds"],
                    "hardware": hardware(),
-                   **({"stopped_after": f"{s['epochs']} of {s['planned_epochs']} epochs"} if s.get("interrupted") else {}),
+                   **stop_record(s),
                    **({"paused_seconds": s["paused_seconds"]} if "paused_seconds" in s else {}),
                    **({"shared_cores": True} if s.get("shared_cores") else {}),
                    "spec": {k: r[k] for k in ("seed", "epochs", "data", "model", "optimizer")},
-                   **({"warm_start": r["warm_start"]} if r.get("warm_start") else {})}
+                   **start_record(s, r)}
                   for d, s, r in zip(dirs, summaries, recipes)]]
     for stage in stage_info:  # the same data in every stage: its tokens per epoch
         stage["tokens_per_second"] = round(tokens * stage["epochs"] / stage["seconds"])
@@ -393,8 +399,7 @@ def publish(name, runs, data_dir, out_root, paused=0.0, shared_cores=False):
             "stages": stage_info, "epochs": epochs, "seconds": round(seconds, 1), "hardware": machines(stage_info),
             "backend": summaries[0]["backend"],
             "tokens_per_second": round(tokens * epochs / seconds),
-            "command": " && ".join(f"python -m keras_ssm train {s['recipe']} --out runs/"
-                                   f"{os.path.basename(s['recipe'])[:-len('.json')]}" for s in stage_info),
+            "command": replay_command(stage_info),
             "history": rows,
         },
     }

@@ -35,7 +35,7 @@ from keras_ssm.zoo.intervals import format_interval, metric_intervals, poisson_r
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from publish_fsdd_presets import chosen_stages, hardware  # noqa: E402  (the same run bookkeeping)
+from publish_fsdd_presets import chosen_stages, hardware, replay_command, start_record, stop_record  # noqa: E402  (the same run bookkeeping)
 
 SUBSET = os.path.join("examples", "data", "speech_commands12_test")
 BENCHMARK = os.path.join("benchmarks", "results", "keyword_spotting.json")
@@ -209,7 +209,7 @@ def publish(layer, runs, data_dir, out_root):
     stage_info = [
         {"recipe": f"examples/recipes/{os.path.basename(d)}.json", "epochs": s["epochs"], "best_epoch": s["best_epoch"],
          "best_val_accuracy": s["best_val_accuracy"], "seconds": s["seconds"],
-         **({"stopped_after": f"{s['epochs']} of {s['planned_epochs']} epochs"} if s.get("interrupted") else {}),
+         **stop_record(s), **start_record(s, r),
          "spec": {k: r[k] for k in ("seed", "epochs", "model", "optimizer")}
          | {"data": {k: v for k, v in r["data"].items() if k != "path"}}}
         for d, s, r in zip(dirs, summaries, recipes)
@@ -235,8 +235,7 @@ def publish(layer, runs, data_dir, out_root):
         "metrics": {},
         "evaluate": f"python -m keras_ssm zoo evaluate {name} --data {os.path.relpath(data_dir, ROOT)} --rate 16000 --rate 8000",
         "training": {
-            "command": " && ".join(f"python -m keras_ssm train examples/recipes/{os.path.basename(d)}.json "
-                                   f"--out runs/{os.path.basename(d)}" for d in dirs),
+            "command": replay_command(stage_info),
             "stages": stage_info,
             "epochs": sum(s["epochs"] for s in summaries),
             "seconds": round(sum(s["seconds"] for s in summaries), 1),

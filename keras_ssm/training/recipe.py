@@ -38,9 +38,26 @@ only: it never evaluates the test split, which is read once, at publication
 
 An optional `"warm_start"` starts a new run from an earlier model's weights:
 a second schedule that continues a training whose first one has ended. It is
-the `.keras` file of an earlier run (e.g. its `best.keras`) or a zoo preset
-(a bundled preset's name, e.g. `"lra_listops_s5"`, or a preset folder), so a
-published preset's training continues on any machine.
+the `.keras` file of an earlier run (e.g. `"runs/NAME/best.keras"`, the
+`best.keras` that `train` writes into its `--out` folder) or a zoo preset (a
+bundled preset's name, e.g. `"lra_listops_s5"`, or a preset folder). A
+relative path is read relative to the current directory, not to the recipe
+file: the stage recipes of `examples/recipes` name the previous stage's
+`--out` folder as the commands that chain them run it, from the repository
+root (`python -m keras_ssm train examples/recipes/NAME.json --out runs/NAME &&
+python -m keras_ssm train examples/recipes/NAME_stage2.json --out
+runs/NAME_stage2`). The run's `summary.json` records what the stage started
+from: `warm_start` (the resolved path or preset name), `warm_start_file` (the
+weights file read: the `.keras` file, or the preset's `model.weights.h5`) and
+`warm_start_sha256` (that file's sha256). An optional `"warm_start_sha256"`
+pins it: training refuses to start, before anything is written, when the file
+has another hash.
+
+An optional `"stop_after_epochs"` (or `python -m keras_ssm train --stop-after
+N`) ends the run after N of its `epochs` with the learning-rate schedule of
+all `epochs`: it replays a stage that was stopped early (the session ended)
+exactly as far as it ran. `summary.json` then has `planned_epochs` (the
+recipe's `epochs`) and `stopped_after` (N).
 
 An optional `"distribution"` trains on several devices with
 `keras.distribution` (JAX backend only; see
@@ -64,6 +81,7 @@ import time
 
 import keras
 
+from keras_ssm.zoo.verify import WEIGHTS_FILE, sha256_file
 from keras_ssm.layers.block import ACTIVATIONS, NORMS, SEQUENCE_LAYERS
 from keras_ssm.layers.pooling import POOLINGS
 from keras_ssm.training import distribution as distribution_lib
@@ -80,6 +98,8 @@ TOP_FIELDS = {
     "tune": (dict, False, {}),
     "distribution": (dict, False, None),
     "warm_start": (str, False, None),
+    "warm_start_sha256": (str, False, None),
+    "stop_after_epochs": (int, False, None),
 }
 MODEL_FIELDS = {
     "layer": (str, True, None),
@@ -188,8 +208,10 @@ def parse_recipe(recipe):
     """Checks a recipe (a dict, or the path of a JSON file) and fills defaults.
 
     Every problem is a `ValueError` naming the field: an unknown key, a wrong
-    type, a value outside its choices, a missing data folder. A relative
-    `data.path` in a file is read relative to the file.
+    type, a value outside its choices, a missing data folder or
+    `warm_start`. A relative `data.path` in a file is read relative to the
+    file; a relative `warm_start` relative to the current directory (where
+    the stage chain's commands run: see the module's docstring).
 
     Example:
     >>> parse_recipe({"epochs": 1, "data": {"task": "listops"}, "model": {"layer": "s6"}})
@@ -215,40 +237,102 @@ def parse_recipe(recipe):
         data["path"] = os.path.join(base, data["path"])
     checked["data"] = _check_data(data)
     if checked["warm_start"] is not None:
-        checked["warm_start"] = _check_warm_start(checked["warm_start"], base)
+        checked["warm_start"] = _check_warm_start(checked["warm_start"])
+    if checked["warm_start_sha256"] is not None:
+        checked["warm_start_sha256"] = _check_sha256(checked["warm_start_sha256"], checked["warm_start"])
     checked["model"] = _check_section(checked["model"], MODEL_FIELDS, "model.")
     checked["optimizer"] = _check_section(checked["optimizer"], OPTIMIZER_FIELDS, "optimizer.")
     if checked["distribution"] is not None:
         checked["distribution"] = distribution_lib.check_setting(checked["distribution"])
     if checked["epochs"] <= 0:
         raise ValueError(f"Recipe field `epochs` must be positive, got {checked['epochs']}.")
+    stop = checked["stop_after_epochs"]
+    if stop is not None and not 1 <= stop <= checked["epochs"]:
+        raise ValueError(
+            f"Recipe field `stop_after_epochs` must be between 1 and `epochs` ({checked['epochs']}), got "
+            f"{stop}: it ends the run after that many epochs of the `epochs`-long schedule."
+        )
     return checked
 
 
-def _check_warm_start(value, base):
-    """A `.keras` file (relative to the recipe's folder) or a zoo preset."""
+def _check_warm_start(value):
+    """A `.keras` file (relative to the current directory) or a zoo preset."""
     from keras_ssm import zoo
 
     if value in zoo.list_presets():
         return value
-    path = os.path.join(base, value) if base is not None else value
+    path = os.path.abspath(value)
     if os.path.isfile(path) and path.endswith(".keras"):
         return path
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "metadata.json")):
         return path
     raise ValueError(
-        f"Recipe field `warm_start`: {value!r} is neither a `.keras` file (the model of an earlier "
-        "run, e.g. runs/NAME/best.keras) nor a zoo preset (a name in keras_ssm.zoo.list_presets() "
-        "or a folder holding metadata.json)."
+        f"Recipe field `warm_start`: {value!r} (read relative to the current directory, {os.getcwd()}) is "
+        "neither a `.keras` file (the model of an earlier run, e.g. runs/NAME/best.keras: train that stage "
+        "first, from the folder the chain's commands run in) nor a zoo preset (a name in "
+        "keras_ssm.zoo.list_presets() or a folder holding metadata.json)."
     )
 
 
-def _warm_start_weights(warm_start):
+def _check_sha256(value, warm_start):
+    if warm_start is None:
+        raise ValueError("Recipe field `warm_start_sha256` pins the weights of a `warm_start`; the recipe has none.")
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
+        raise ValueError(f"Recipe field `warm_start_sha256` must be 64 hex digits (a sha256), got {value!r}.")
+    return value.lower()
+
+
+def warm_start_file(warm_start):
+    """The weights file a parsed `warm_start` reads: the `.keras` file itself,
+    or the preset's `model.weights.h5`.
+
+    >>> os.path.basename(warm_start_file("fsdd_s5"))
+    'model.weights.h5'
+    """
     from keras_ssm import zoo
 
     if warm_start.endswith(".keras"):
-        return keras.saving.load_model(warm_start, safe_mode=True).get_weights()
-    return zoo.load(warm_start).get_weights()  # sha256-verified first
+        return warm_start
+    return str(zoo.preset_path(warm_start) / WEIGHTS_FILE)
+
+
+def warm_start_record(recipe):
+    """What a parsed recipe's run starts from, checked against its pin.
+
+    Returns `{}` without a `warm_start`, else `{"warm_start": ...,
+    "warm_start_file": ..., "warm_start_sha256": ...}` (the sha256 of the
+    file read). Raises a `ValueError` naming both hashes when the recipe's
+    `warm_start_sha256` differs from the file's.
+
+    >>> warm_start_record(parse_recipe({"epochs": 1, "data": {"task": "fsdd", "path": "."},
+    ...                                 "model": {"layer": "s5"}, "warm_start": "fsdd_s5",
+    ...                                 "warm_start_sha256": 64 * "0"}))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Recipe field `warm_start_sha256` is 000...000, but the weights file of `warm_start` (...model.weights.h5) has sha256 ...
+    """
+    if recipe["warm_start"] is None:
+        return {}
+    path = warm_start_file(recipe["warm_start"])
+    digest = sha256_file(path)
+    pinned = recipe["warm_start_sha256"]
+    if pinned is not None and pinned != digest:
+        raise ValueError(
+            f"Recipe field `warm_start_sha256` is {pinned}, but the weights file of `warm_start` ({path}) has "
+            f"sha256 {digest}: it is not the file the recipe was written for. Start from that file (train the "
+            "previous stage again, or name the preset it came from), or, to start from this one on purpose, set "
+            "`warm_start_sha256` to its hash (or remove it)."
+        )
+    return {"warm_start": recipe["warm_start"], "warm_start_file": path, "warm_start_sha256": digest}
+
+
+def _warm_start_weights(path):
+    """The weights of a `warm_start_file` (a preset's are sha256-verified by `zoo.load` first)."""
+    from keras_ssm import zoo
+
+    if path.endswith(".keras"):
+        return keras.saving.load_model(path, safe_mode=True).get_weights()
+    return zoo.load(os.path.dirname(path)).get_weights()
 
 
 def load_data(recipe):
@@ -323,14 +407,20 @@ def train(recipe, out_dir, verbose=1, callbacks=()):
     scope; a `ValueError` naming the field comes before anything is written
     when it cannot run here.
 
+    A `warm_start`'s file is hashed (and checked against the recipe's
+    `warm_start_sha256`) before anything is written; the summary records
+    it. With `stop_after_epochs` the run ends after that many epochs of the
+    `epochs`-long schedule.
+
     Returns:
         the summary dict (best epoch, its validation accuracy, parameter
-        count, wall time): no test-split figure.
+        count, wall time, what it started from): no test-split figure.
     """
     recipe = parse_recipe(recipe)
+    start = warm_start_record(recipe)
     distribution = make_distribution(recipe)
     with distribution.scope() if distribution else contextlib.nullcontext():
-        return _train(recipe, out_dir, verbose, callbacks, distribution)
+        return _train(recipe, out_dir, verbose, callbacks, distribution, start)
 
 
 def make_distribution(recipe):
@@ -375,14 +465,15 @@ def _loader_defaults(task):
     }
 
 
-def _train(recipe, out_dir, verbose, callbacks, distribution):
+def _train(recipe, out_dir, verbose, callbacks, distribution, start):
     os.makedirs(out_dir, exist_ok=True)
     keras.utils.set_random_seed(recipe["seed"])
     data = load_data(recipe)
     model = build_model(recipe, data)
-    if recipe["warm_start"] is not None:
-        # A new run (schedule from its start) from the weights of an earlier one.
-        model.set_weights(_warm_start_weights(recipe["warm_start"]))
+    if start:
+        # A new run (schedule from its start) from the weights of an earlier one:
+        # the very file hashed in `start`.
+        model.set_weights(_warm_start_weights(start["warm_start_file"]))
     compile_model(model, recipe, _steps(data.train))
     best_path = os.path.join(out_dir, "best.keras")
     backup_dir, metrics_path = os.path.join(out_dir, "backup"), os.path.join(out_dir, "metrics.csv")
@@ -402,13 +493,16 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
         *callbacks,
     ]
     with open(os.path.join(out_dir, "recipe.json"), "w", encoding="utf-8") as f:
-        json.dump(recipe, f, indent=2)
+        # Pinned to the file it started from: the record survives a run that never ends,
+        # and training this recipe.json again starts from that very file.
+        json.dump({**recipe, "warm_start_sha256": start.get("warm_start_sha256")}, f, indent=2)
     clock.start()
-    # The training pipeline reshuffles itself every epoch (seeded).
+    # The training pipeline reshuffles itself every epoch (seeded). The schedule
+    # spans `epochs` (compile_model); `stop_after_epochs` only ends the fit sooner.
     model.fit(
         data.train,
         validation_data=data.validation,
-        epochs=recipe["epochs"],
+        epochs=recipe["stop_after_epochs"] or recipe["epochs"],
         callbacks=callbacks,
         verbose=verbose,
         shuffle=False,
@@ -426,6 +520,9 @@ def _train(recipe, out_dir, verbose, callbacks, distribution):
         "seconds": round(clock.seconds(), 1),
         "backend": keras.backend.backend(),
         "distribution": distribution_lib.describe(distribution),
+        "planned_epochs": recipe["epochs"],
+        **({"stopped_after": recipe["stop_after_epochs"]} if recipe["stop_after_epochs"] else {}),
+        **start,
     }
     with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
