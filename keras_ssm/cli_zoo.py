@@ -7,13 +7,17 @@
                                                beside the metadata's
     zoo stream NAME --wav FILE [--chunk-ms MS] the running prediction over a wav file, chunk by chunk;
                                                for a keyword-spotting preset, each keyword detected
-                                               and its time ([--threshold P])
+                                               and its time (the preset's detection settings;
+                                               [--threshold P] [--smoothing N] override them)
 """
 
+import inspect
 import json
 import os
 
 METRIC = "accuracy"
+# The keys of a keyword preset's metadata `detection` that configure its KeywordSpotter.
+DETECTION_SETTINGS = ("window_seconds", "hop_seconds", "threshold", "background", "refractory_seconds", "smoothing")
 
 
 def _metric_key(metadata, rate):
@@ -187,20 +191,21 @@ def _detect(args, meta, model, samples, rate):
     """Continuous keyword detection over the file, chunk by chunk."""
     from keras_ssm.models.keyword_spotter import KeywordSpotter
 
-    spec = dict(meta["detection"])
-    if args.threshold is not None:
-        spec["threshold"] = args.threshold
-    spotter = KeywordSpotter(model, meta["labels"], rate, window_seconds=spec["window_seconds"],
-                             hop_seconds=spec["hop_seconds"], threshold=spec["threshold"],
-                             background=spec["background"], refractory_seconds=spec["refractory_seconds"],
-                             smoothing=spec.get("smoothing", 1))
+    # The preset's own detection settings (its smoothing and threshold are chosen on validation when it was
+    # benchmarked); a setting it does not state keeps KeywordSpotter's default.
+    settings = {key: meta["detection"][key] for key in DETECTION_SETTINGS if key in meta["detection"]}
+    for key in ("threshold", "smoothing"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    spotter = KeywordSpotter(model, meta["labels"], rate, **settings)
+    used = {key: p.default for key, p in inspect.signature(KeywordSpotter).parameters.items()} | settings
     chunk = max(1, int(round(rate * args.chunk_ms / 1000)))
     audio = samples.astype("float32") / 32768.0
     own = meta["input"]["sample_rate"]
     note = "" if rate == own else f" (trained at {own} Hz: run zero-shot at {rate} Hz)"
     print(f"{args.name}: {os.path.basename(args.wav)}, {len(samples) / rate:.2f} s at {rate} Hz{note}; "
-          f"the last {spec['window_seconds']:g} s scored every {1000 * spec['hop_seconds']:.0f} ms, "
-          f"threshold {spec['threshold']:g}")
+          f"the last {used['window_seconds']:g} s scored every {1000 * used['hop_seconds']:.0f} ms, "
+          f"threshold {used['threshold']:g}, smoothing over {used['smoothing']} window(s)")
     found = 0
     for start in range(0, len(audio), chunk):
         for at, label, p in spotter(audio[start : start + chunk]):
@@ -237,4 +242,6 @@ def add_parser(commands):
     stream.add_argument("--wav", required=True, help="16-bit PCM wav; another rate than the preset's runs zero-shot")
     stream.add_argument("--chunk-ms", type=float, default=100.0, help="chunk length in ms (default 100)")
     stream.add_argument("--threshold", type=float, help="keyword presets: detection probability (default: the preset's)")
+    stream.add_argument("--smoothing", type=int,
+                        help="keyword presets: windows averaged before the threshold (default: the preset's)")
     stream.set_defaults(run=stream_command)

@@ -12,8 +12,16 @@ measured here on the test fold (8) of `--data` at 16 kHz and zero-shot at
 8 kHz, and on the bundled 120-clip subset (`examples/data/speech_commands12_test`).
 When `benchmarks/results/keyword_spotting.json` holds this preset's figures
 (`python -m benchmarks keyword_spotting --preset NAME`, run after a first
-publication), its detection threshold, streaming and detection figures and
-plot go into the preset and its card.
+publication), the detection smoothing and threshold it chose on the validation
+fold's stream, its streaming and detection figures with their intervals, its
+choices and its plot go into the preset and its card.
+
+    .venv/bin/python scripts/publish_speech_commands_presets.py --detection-only [--layers s5]
+
+re-writes only that (the `detection`, `streaming` and detection `choices`
+of the published preset's metadata, `detection.png`, the card and their
+sha256) from the benchmark's JSON: no runs, no data, and config.json and the
+weights stay byte for byte.
 """
 
 import argparse
@@ -31,7 +39,8 @@ from keras_ssm.data.speech import SC12_LABELS
 from keras_ssm import zoo
 from keras_ssm.zoo import cards
 from keras_ssm.zoo.evaluation import evaluate_preset
-from keras_ssm.zoo.intervals import format_interval, metric_intervals, poisson_rate_interval, wilson_interval
+from keras_ssm.zoo.intervals import format_interval, metric_intervals
+from keras_ssm.zoo.verify import check_metadata, sha256_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -51,8 +60,75 @@ DATA = {
     "split": "speaker-disjoint folds (sha1 of the speaker id mod 10): folds 0-6 train (3,554 clips), fold 7 "
              "validation (265), fold 8 test (441); no speaker on two sides",
 }
-DETECTION = {"window_seconds": 1.0, "hop_seconds": 0.1, "refractory_seconds": 1.0, "smoothing": 3,
+# The spotter's windows (the benchmark reads them from the preset); its smoothing and threshold are chosen by the
+# benchmark on the validation fold's stream (`detection_metadata`).
+DETECTION = {"window_seconds": 1.0, "hop_seconds": 0.1, "refractory_seconds": 1.0,
              "background": ["_silence_", "_unknown_"]}
+
+
+def read_benchmark():
+    """The keyword-spotting benchmark's results (`BENCHMARK`), or None."""
+    if not os.path.isfile(BENCHMARK):
+        return None
+    with open(BENCHMARK, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def detection_choices(benchmark):
+    """The detection's decisions as the benchmark records them
+    (`detection.choices`: scoring rule, smoothing, threshold), in the form of
+    metadata `choices`; each decision starts with "detection "."""
+    d = benchmark["detection"]
+    choices = []
+    for choice in d["choices"]:
+        if choice["choice"] == "scoring rule":
+            rule = d["rule"]
+            decision = (f"detection scoring rule: a hit is a detection of the word's label from "
+                        f"{rule['heard_fraction']:g} of the word heard to {rule['max_latency_seconds']:g} s after its "
+                        "end, each word hit once; every other detection is a false alarm")
+        else:
+            decision = (f"detection {choice['choice']} {choice['value']} "
+                        f"(candidates {', '.join(str(c) for c in choice['candidates'])})")
+        where = choice["split"]  # e.g. "validation (fold 7 stream)", "none: fixed before any figure (...)"
+        split = next((s for s in ("validation", "test") if where.startswith(s)), "none")
+        detail = where[len(split):].strip(" :") if where.startswith(split) else where
+        if detail.startswith("(") and detail.endswith(")"):
+            detail = detail[1:-1]
+        note = "; ".join(x for x in (detail, choice.get("criterion")) if x)
+        choices.append({"decision": decision, "split": split, "note": note})
+    return choices
+
+
+def detection_metadata(name, benchmark):
+    """`(detection, streaming, choices)` of preset `name` from the benchmark's
+    results (`read_benchmark()`): the spotter's settings, with the smoothing and
+    threshold the benchmark chose on the validation stream; and, when the
+    benchmark is of this preset, its streaming and detection figures and its
+    choices (else None and [])."""
+    detection = dict(DETECTION)
+    if benchmark is None:
+        detection["threshold_note"] = ("no keyword_spotting benchmark was run: the smoothing and threshold are "
+                                       "KeywordSpotter's defaults")
+        return detection, None, []
+    d = benchmark["detection"]
+    detection.update(smoothing=d["smoothing"], threshold=d["threshold"])
+    if benchmark["preset"] != name:
+        detection["threshold_note"] = (f"not chosen for this preset: no keyword_spotting benchmark of it was run "
+                                       f"(the smoothing and threshold chosen for {benchmark['preset']} on its "
+                                       "validation stream)")
+        return detection, None, []
+    streaming = {"real_time_factor": {r["backend"]: r["real_time_factor"] for r in benchmark["streams"]},
+                 "detection": {k: d[k] for k in ("threshold", "smoothing", "rule", "validation", "test", "windows")}}
+    return detection, streaming, detection_choices(benchmark)
+
+
+def with_detection_choices(choices, detection):
+    """`choices` with its detection decisions (those starting "detection ")
+    replaced by `detection`, in the place of the first one (else at the end)."""
+    kept = [c for c in choices if not c["decision"].startswith("detection ")]
+    first = next((i for i, c in enumerate(choices) if c["decision"].startswith("detection ")), len(choices))
+    at = sum(1 for c in choices[:first] if not c["decision"].startswith("detection "))
+    return kept[:at] + list(detection) + kept[at:]
 
 
 def measure(folder, data_dir, meta):
@@ -104,22 +180,35 @@ second of compute (median chunk), and the process's memory over {bench['streams'
 {rows}
 """
         d = bench["detection"]
-        detection_ci = " " + format_interval(wilson_interval(d["test"]["detected"], d["test"]["keywords"]))
-        hours = d["test"].get("hours", d["sweeps"]["test"]["seconds"] / 3600)
-        alarm_ci = " " + format_interval(poisson_rate_interval(d["test"]["false_alarms"], hours), percent=False)
+        test, v, w, rule = d["test"], d["validation"], d["windows"], d["rule"]
+        candidates = {c["choice"]: c.get("candidates") for c in d["choices"]}
+        edge = [f"the {key} ({d[key]}) is the {'largest' if d[key] == max(grid) else 'smallest'} candidate"
+                for key, grid in candidates.items() if grid and d[key] in (max(grid), min(grid))]
         detection = f"""
 ## Continuous detection
 
 `python -m keras_ssm zoo stream {name} --wav FILE` prints each keyword and its time
-(`keras_ssm.models.keyword_spotter.KeywordSpotter`: every {1000 * d['windows']['hop_seconds']:.0f} ms the last
-{d['windows']['window_seconds']:g} s is scored exactly as a clip, by {int(d['windows']['window_seconds'] / d['windows']['hop_seconds'])} staggered streams in one batch; a
-keyword is reported when its probability reaches the threshold, once per {d['windows']['refractory_seconds']:g} s).
+(`keras_ssm.models.keyword_spotter.KeywordSpotter` with this preset's `detection` settings: every
+{1000 * w['hop_seconds']:.0f} ms the last {w['window_seconds']:g} s is scored exactly as a clip, by
+{int(round(w['window_seconds'] / w['hop_seconds']))} staggered streams in one batch; a keyword is reported when its
+probability, averaged over the last {d['smoothing']} windows, reaches the threshold, once per
+{w['refractory_seconds']:g} s).
 On a {d['sweeps']['test']['seconds'] / 60:.0f}-minute stream of every word of the test fold
-({d['test']['keywords']} keywords and the `_unknown_` words, 1-3 s gaps over the fold's background noise at
-volume 0.1), at threshold **{d['threshold']}** (chosen on the same kind of stream from the validation fold):
-**{100 * d['test']['detection_rate']:.1f} % of keywords detected{detection_ci}, {d['test']['false_alarms_per_hour']:.1f} false alarms
-per hour{alarm_ci}** (any detection that is not the keyword under it; real-time factor of the spotter
-{d['sweeps']['test']['real_time_factor']:.0f}×). The sweep over thresholds: `benchmarks/results/keyword_spotting.md`.
+({test['keywords']} keywords and the `_unknown_` words, 1-3 s gaps over the fold's background noise at
+volume 0.1), with smoothing over **{d['smoothing']}** windows and threshold **{d['threshold']}**, both chosen
+on the same kind of stream from the validation fold
+({100 * v['detection_rate']:.1f} % of keywords and {v['false_alarms_per_hour']:.1f} false alarms per hour there{
+'; ' + ', '.join(edge) if edge else ''}), the test stream scored once:
+**{100 * test['detection_rate']:.1f} % of keywords detected {format_interval(test['detection_rate_interval'])}
+({test['detected']}/{test['keywords']}), {test['false_alarms_per_hour']:.1f} false alarms per hour
+{format_interval(test['false_alarms_per_hour_interval'], percent=False)}**
+({test['false_alarms']} in {60 * test['hours']:.1f} min).
+A keyword is detected by a detection of its label from {rule['heard_fraction']:g} of the word heard to
+{rule['max_latency_seconds']:g} s after its end, once; every other detection (a second one, a wrong label, an
+`_unknown_` word, noise) is a false alarm (`keras_ssm.data.keyword_stream.score`, fixed before any figure).
+95 % intervals: Wilson for the share detected, Garwood for false alarms per hour. Real-time factor of the
+spotter {d['sweeps']['test']['real_time_factor']:.0f}× (load average {bench['load_average']:g} on that machine).
+The sweep over smoothings and thresholds: `benchmarks/results/keyword_spotting.md`.
 
 ![detection score over the first minute of the test stream](detection.png)
 """
@@ -201,11 +290,13 @@ def publish(layer, runs, data_dir, out_root):
     name = f"speech_commands12_{layer}"
     dirs, summaries, recipes, model = chosen_stages(runs, name)
     spec = recipes[-1]["model"]
-    bench = None
-    if os.path.isfile(BENCHMARK):
-        with open(BENCHMARK, encoding="utf-8") as f:
-            bench = json.load(f)
-        bench = bench if bench["preset"] == name else None
+    benchmark = read_benchmark()
+    bench = benchmark if benchmark and benchmark["preset"] == name else None
+    detection, streaming, choices = detection_metadata(name, benchmark)
+    # Decisions a published preset recorded by hand (one made after a test figure was seen) carry over.
+    published = os.path.join(out_root, name)
+    recorded = [c for c in zoo.describe(published).get("choices", []) if c["split"] == "test"
+                and not c["decision"].startswith("detection ")] if os.path.isdir(published) else []
     stage_info = [
         {"recipe": f"examples/recipes/{os.path.basename(d)}.json", "epochs": s["epochs"], "best_epoch": s["best_epoch"],
          "best_val_accuracy": s["best_val_accuracy"], "seconds": s["seconds"],
@@ -229,9 +320,7 @@ def publish(layer, runs, data_dir, out_root):
         "architecture": {**{k: spec.get(k) for k in ("layer", "depth", "width", "layer_kwargs", "frontend",
                                                       "spec_augment", "activation", "dropout")},
                          "causal": True, "stride": model.backbone.stride},
-        "detection": {**DETECTION, "threshold": bench["detection"]["threshold"] if bench else 0.8,
-                      **({} if bench else {"threshold_note": "not chosen for this preset: no keyword_spotting "
-                                           "benchmark of it was run (0.8 is the one chosen for speech_commands12_s5)"})},
+        "detection": detection,
         "metrics": {},
         "evaluate": f"python -m keras_ssm zoo evaluate {name} --data {os.path.relpath(data_dir, ROOT)} --rate 16000 --rate 8000",
         "training": {
@@ -250,18 +339,13 @@ def publish(layer, runs, data_dir, out_root):
     meta["metrics"]["per_class_accuracy"] = (matrix.diagonal() / matrix.sum(1)).round(4).tolist()
     meta["metrics"] = metric_intervals(meta["metrics"])
     meta["choices"] = cards.training_choices(stage_info, "validation (fold 7)")
-    if bench:
-        meta["choices"].append({"decision": f"detection threshold {bench['detection']['threshold']}"
-                                + (f" and smoothing over {bench['detection']['smoothing']} windows"
-                                   if "smoothing" in bench["detection"] else ""), "split": "validation",
-                                "note": "chosen on the stream of the validation fold's words"})
+    meta["choices"] += choices + recorded
     cards.plot_confusion_matrix(matrix, LABELS, os.path.join(folder, "confusion_matrix.png"), f"{name}, fold 8, 16 kHz")
     cards.plot_learning_curve(cards.read_history([os.path.join(d, "metrics.csv") for d in dirs]),
                               os.path.join(folder, "learning_curve.png"), name, "validation (fold 7)")
     if bench:
         shutil.copyfile(os.path.join("benchmarks", "results", "keyword_spotting.png"), os.path.join(folder, "detection.png"))
-        meta["streaming"] = {"real_time_factor": {r["backend"]: r["real_time_factor"] for r in bench["streams"]},
-                             "detection": {k: bench["detection"][k] for k in ("threshold", "test", "windows")}}
+        meta["streaming"] = streaming
     meta["parameters"] = int(model.count_params())
     meta["versions"] = {"keras": keras.__version__, "keras_ssm": keras_ssm.__version__, "backend": keras.backend.backend()}
     cards.write(folder, card(meta, bench))
@@ -269,17 +353,61 @@ def publish(layer, runs, data_dir, out_root):
     print(f"wrote {folder}")
 
 
+def refresh_detection(layer, out_root):
+    """Re-writes a published preset's detection metadata, `detection.png` and
+    card from the benchmark's results; nothing else of the preset changes."""
+    name = f"speech_commands12_{layer}"
+    folder = os.path.join(out_root, name)
+    zoo.load(folder)  # verified (sha256 of every file) before anything is re-written
+    benchmark = read_benchmark()
+    bench = benchmark if benchmark and benchmark["preset"] == name else None
+    detection, streaming, choices = detection_metadata(name, benchmark)
+    path = os.path.join(folder, "metadata.json")
+
+    def updated():
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+        meta["detection"] = detection
+        if streaming:
+            meta["streaming"] = streaming
+        meta["choices"] = with_detection_choices(meta.get("choices", []), choices)
+        return meta
+
+    meta = updated()
+    if bench:
+        shutil.copyfile(os.path.join("benchmarks", "results", "keyword_spotting.png"), os.path.join(folder, "detection.png"))
+    cards.write(folder, card(meta, bench))
+    meta = updated()  # read again right before writing: other keys are another process's to change
+    for file in ("README.md", "detection.png"):
+        if os.path.isfile(os.path.join(folder, file)):
+            meta["files"][file] = sha256_file(os.path.join(folder, file))
+    check_metadata(meta)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    zoo.load(folder)  # the re-written files verify
+    print(f"re-wrote the detection of {folder}: smoothing {detection.get('smoothing')}, threshold "
+          f"{detection.get('threshold')}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default="runs")
-    parser.add_argument("--data", required=True, help="the 12-class v0.02 test set's folder (part*.npz)")
+    parser.add_argument("--data", help="the 12-class v0.02 test set's folder (part*.npz)")
     parser.add_argument("--layers", nargs="+", default=["s5", "s4d"], choices=["s5", "s4d"])
     parser.add_argument("--out", default="zoo")
+    parser.add_argument("--detection-only", action="store_true",
+                        help="re-write the published presets' detection metadata and cards from the benchmark")
     args = parser.parse_args()
-    data_dir = os.path.abspath(args.data)
+    if not args.detection_only and args.data is None:
+        parser.error("--data is required to publish (it measures the test fold); --detection-only needs none")
+    data_dir = None if args.data is None else os.path.abspath(args.data)
     os.chdir(ROOT)
     for layer in args.layers:
-        publish(layer, args.runs, data_dir, args.out)
+        if args.detection_only:
+            refresh_detection(layer, args.out)
+        else:
+            publish(layer, args.runs, data_dir, args.out)
 
 
 if __name__ == "__main__":
