@@ -1,17 +1,19 @@
 """Every bundled preset: verified loading, pinned outputs, masks, streaming,
 zero-shot rates, and its metadata accuracy reproduced on the bundled test data."""
 
+import json
 import os
 
 import keras
 import numpy as np
 import pytest
 
-from keras_ssm import zoo
+from keras_ssm import cli, zoo
 from keras_ssm.models.rate import step_scale_for_rate
 from keras_ssm.models.streaming import ClassifierStream
 from keras_ssm.zoo.evaluation import evaluate_preset
-from tests.zoo.pinned import float32_tolerances, model_inputs, pinned_inputs, read_pinned
+from tests.fsdd_fixture import write_wav
+from tests.zoo.pinned import bundled_example, digest, model_inputs, pinned_inputs, pinned_tolerance, read_pinned
 
 PRESETS = zoo.list_presets()
 AUDIO = [p for p in PRESETS if "sample_rate" in zoo.describe(p)["input"]]
@@ -20,6 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FSDD_TEST = os.path.join(ROOT, "examples", "data", "fsdd_test")
 SC_TEST = os.path.join(ROOT, "examples", "data", "speech_commands12_test")
 LRA = [p for p in PRESETS if p.startswith("lra_")]
+KEYWORD = [p for p in PRESETS if zoo.describe(p)["task"] == "keyword-spotting"]
+BENCHMARK = os.path.join(ROOT, "benchmarks", "results", "keyword_spotting.json")
 
 
 def numpy(x):
@@ -54,13 +58,48 @@ def test_outputs_are_pinned(name):
     entry = PINNED[name]
     assert entry["sha256"] == metadata["files"]["model.weights.h5"], "the preset changed: re-pin it on purpose"
     inputs = model_inputs(metadata)
-    # float32 round-off grows with the logits' scale (TF's oneDNN kernels sum in another order): 1e-5 of
-    # the largest pinned logit, at least 1e-4; more where a preset's float32 logits spread (FLOAT32_SPREAD).
-    atol = max(1e-4, float32_tolerances(name)[0] * np.abs(entry["logits"]).max())
-    np.testing.assert_allclose(numpy(zoo.load(name)(inputs)), entry["logits"], atol=atol, rtol=1e-4)
+    logits = numpy(zoo.load(name)(inputs))
+    np.testing.assert_allclose(logits, entry["logits"], **pinned_tolerance(name, entry))
     if name in AUDIO:
         half = zoo.load(name, sample_rate=metadata["input"]["sample_rate"] // 2)
         np.testing.assert_allclose(numpy(half(inputs)), entry["logits_half_rate"], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_a_real_bundled_example_is_pinned_at_full_length(name):
+    """The first example of the preset's bundled test subset, as its loader
+    delivers it (full length, padded to its bucket, with its mask): the same
+    logits on every backend as on JAX when the preset was pinned."""
+    example = PINNED[name].get("bundled_example")
+    assert example is not None, f"run scripts/pin_preset_outputs.py --bundled-example-only {name}"
+    metadata = zoo.describe(name)
+    assert PINNED[name]["sha256"] == metadata["files"]["model.weights.h5"], "the preset changed: re-pin it on purpose"
+    inputs, label = bundled_example(metadata)
+    assert (digest(inputs), label) == (example["inputs_sha256"], example["label"]), (
+        f"the first example of {example['data']} (or its loader) changed: the model is not what this checks")
+    logits = numpy(zoo.load(name)(inputs))
+    np.testing.assert_allclose(logits, example["logits"], **pinned_tolerance(name, PINNED[name]))
+
+
+@pytest.mark.parametrize("name", KEYWORD)
+def test_keyword_presets_detect_with_the_settings_their_benchmark_chose(name, capsys, tmp_path):
+    """A benchmarked preset states the smoothing, threshold and figures of
+    `benchmarks/results/keyword_spotting.json`, and `zoo stream` detects with
+    its preset's settings."""
+    metadata = zoo.describe(name)
+    with open(BENCHMARK, encoding="utf-8") as f:
+        benchmark = json.load(f)
+    settings = metadata["detection"]
+    if benchmark["preset"] == name:
+        chosen = benchmark["detection"]
+        assert (settings["smoothing"], settings["threshold"]) == (chosen["smoothing"], chosen["threshold"])
+        assert metadata["streaming"]["detection"]["test"] == chosen["test"]
+        assert f"{100 * chosen['test']['detection_rate']:.1f} % of keywords detected" in (
+            zoo.preset_path(name) / "README.md").read_text()
+    write_wav(tmp_path / "quiet.wav", np.zeros(1600), rate=metadata["input"]["sample_rate"])
+    assert cli.main(["zoo", "stream", name, "--wav", str(tmp_path / "quiet.wav")]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert f"threshold {settings['threshold']:g}, smoothing over {settings['smoothing']} window(s)" in header
 
 
 @pytest.mark.parametrize("name", PRESETS)
