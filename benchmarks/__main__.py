@@ -1,7 +1,8 @@
 """`python -m benchmarks <subcommand> [options]`.
 
 Subcommands: `layers` (`benchmarks/layers.py`), `export` (`benchmarks/export.py`), `keyword_spotting`
-(`benchmarks/keyword_spotting.py`), `pathfinder_fidelity` (`benchmarks/pathfinder_fidelity.py`) and, when `benchmarks/scan.py` is present, `scan`. The subcommand's `main()` is called with `sys.argv`
+(`benchmarks/keyword_spotting.py`), `pathfinder_fidelity` (`benchmarks/pathfinder_fidelity.py`), `load_predict`
+(`benchmarks/load_predict.py`) and, when `benchmarks/scan.py` is present, `scan`. The subcommand's `main()` is called with `sys.argv`
 rewritten to `[prog, *options]`, so it may parse `sys.argv` or take `argv`.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 def subcommands():
     """The benchmark modules present next to this file."""
     here = Path(__file__).parent
-    return [name for name in ("layers", "scan", "export", "keyword_spotting", "pathfinder_fidelity") if (here / f"{name}.py").exists()]
+    return [name for name in ("layers", "scan", "export", "keyword_spotting", "pathfinder_fidelity", "load_predict") if (here / f"{name}.py").exists()]
 
 
 def main():
