@@ -62,6 +62,10 @@ class SSMClassifier(SSMTask):
         pooled = pooling_layer(features, mask=mask)
         super().__init__(inputs, head(pooled), **kwargs)
         self.backbone, self.pooling, self.head = backbone, pooling_layer, head
+        # Built here, since the graph above never calls it: Keras's JAX trainer
+        # re-runs the whole model eagerly before every `predict` / `fit` /
+        # `evaluate` while any of its layers is unbuilt.
+        chunk_last.build(features.shape)
         self._chunk_last = chunk_last
         # === Config ===
         self.num_classes = num_classes

@@ -1,5 +1,7 @@
 """Fast paths of `keras_ssm.ops` for the jax backend."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -27,14 +29,23 @@ def linear_scan(a, b, reverse=False, initial_state=None):
     `lax.associative_scan` 2.5x forward+backward at L=4096 (`benchmarks/scan.py`);
     the associative scan on GPU/TPU (not measured here), where a serial loop of
     tiny steps starves the device."""
+    # (A symbolic length, as in keras' shape inference, needs lax.scan.)
+    associative = jax.default_backend() != "cpu" and isinstance(b.shape[1], int)
+    return _linear_scan(a, b, initial_state, reverse=reverse, associative=associative)
+
+
+# One jitted function of arrays: an eager call with shapes seen before runs
+# the executable in jax's cache, where a scan traced afresh per call (over a
+# new step closure) was compiled again every time. Inside a trace it inlines.
+@functools.partial(jax.jit, static_argnames=("reverse", "associative"))
+def _linear_scan(a, b, h0, reverse, associative):
     a = jnp.asarray(a, jnp.complex64)
     b = jnp.asarray(b, jnp.complex64)
-    if initial_state is None:
+    if h0 is None:
         h0 = jnp.zeros((b.shape[0], b.shape[2]), jnp.complex64)
     else:
-        h0 = jnp.asarray(initial_state, jnp.complex64)
-    # (A symbolic length, as in keras' shape inference, needs lax.scan.)
-    if jax.default_backend() != "cpu" and isinstance(b.shape[1], int):
+        h0 = jnp.asarray(h0, jnp.complex64)
+    if associative:
         return _associative_linear_scan(a, b, reverse, h0)
     b_t = jnp.swapaxes(b, 0, 1)  # lax.scan runs over the leading axis
     if a.ndim == 1:

@@ -67,22 +67,48 @@ def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=Fals
     # A preset folder saved elsewhere may still hold its publisher's compile choices
     # (`jit_compile`, optimizer); `compile` alone decides whether the model is compiled.
     config = {key: value for key, value in config.items() if key != "compile_config"}
-    try:
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
-    except Exception as error:
-        raise PresetError(
-            f"Could not build the model of {folder / CONFIG_FILE}: {error}. The preset may need "
-            f"another keras-ssm version (it was saved with {metadata.get('versions', 'unknown versions')})."
-        ) from error
-    try:
-        model.load_weights(folder / WEIGHTS_FILE)
-    except Exception as error:
-        raise PresetError(
-            f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}. {fix}"
-        ) from error
+    # Built with its variables deferred and given the preset's weights as
+    # their initial values: initialising them first would draw (and on JAX
+    # compile, one XLA program per weight shape: seconds) random values that
+    # the weights overwrite at once. Leaving the outer scope initialises them.
+    with keras.StatelessScope():
+        try:
+            model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        except Exception as error:
+            raise PresetError(
+                f"Could not build the model of {folder / CONFIG_FILE}: {error}. The preset may need "
+                f"another keras-ssm version (it was saved with {metadata.get('versions', 'unknown versions')})."
+            ) from error
+        try:
+            with keras.StatelessScope() as loaded:  # records the assignments
+                model.load_weights(folder / WEIGHTS_FILE)
+        except Exception as error:
+            raise PresetError(
+                f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}. {fix}"
+            ) from error
+        to_assign = _initialise_with_loaded_values(model, loaded)
+    for variable, value in to_assign:
+        variable.assign(value)
     if compile:
         _compile(model)
     return model
+
+
+def _initialise_with_loaded_values(model, scope):
+    """Makes each deferred variable of `model` start from the value `scope`
+    recorded for it (the preset's weights) instead of its initializer;
+    returns `(variable, value)` for the variables that were not deferred,
+    to be assigned once out of the stateless scope."""
+    to_assign = []
+    for variable in model.variables:
+        value = scope.get_current_value(variable)
+        if value is None:
+            continue  # not in the weights file (a seed state): its initializer stands
+        if getattr(variable, "_value", None) is None:  # deferred: initialised on leaving the scope
+            variable._initializer = lambda shape, dtype, value=value: value
+        else:
+            to_assign.append((variable, value))
+    return to_assign
 
 
 def _compile(model):
