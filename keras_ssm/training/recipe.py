@@ -59,6 +59,19 @@ all `epochs`: it replays a stage that was stopped early (the session ended)
 exactly as far as it ran. `summary.json` then has `planned_epochs` (the
 recipe's `epochs`) and `stopped_after` (N).
 
+An optional `"pretrain"` stage first pretrains the backbone on the training
+split's inputs, labels unused (`keras_ssm.training.pretrain`: masked
+reconstruction for a bidirectional model, next-step prediction for a causal
+one), then fine-tunes the classifier from it:
+`{"epochs": 20, "mask_ratio": 0.1, "lr": 0.001}`. Its optimizer fields
+(those of `optimizer`) default to the recipe's own and run on their own
+schedule over the stage's `epochs`; `mask_ratio` defaults to the papers'
+ratio of the task (0.5 images, 0.15 text, 0.1 ListOps). The pretrained
+backbone is saved as `pretrained_backbone.keras` in the run folder (loadable
+with `keras.saving.load_model`); a run that finds it there does not pretrain
+again. `summary.json` records it under `pretrain` (its sha256 included).
+`pretrain` and `warm_start` exclude each other.
+
 An optional `"distribution"` trains on several devices with
 `keras.distribution` (JAX backend only; see
 `keras_ssm.training.distribution`): `{"type": "data_parallel"}` or
@@ -85,6 +98,7 @@ from keras_ssm.zoo.verify import WEIGHTS_FILE, sha256_file
 from keras_ssm.layers.block import ACTIVATIONS, NORMS, SEQUENCE_LAYERS
 from keras_ssm.layers.pooling import POOLINGS
 from keras_ssm.training import distribution as distribution_lib
+from keras_ssm.training import pretrain as pretrain_lib
 from keras_ssm.training.optimizers import GROUPS, STEP_GROUPS, build_optimizer
 
 # field: (types, required, default)
@@ -100,6 +114,7 @@ TOP_FIELDS = {
     "warm_start": (str, False, None),
     "warm_start_sha256": (str, False, None),
     "stop_after_epochs": (int, False, None),
+    "pretrain": (dict, False, None),
 }
 MODEL_FIELDS = {
     "layer": (str, True, None),
@@ -127,6 +142,13 @@ OPTIMIZER_FIELDS = {
     "groups": (str, False, "standard"),
     "dt": (str, False, "ssm"),
 }
+# The optimizer fields a `pretrain` stage leaves out are the recipe's own.
+PRETRAIN_FIELDS = {
+    "epochs": (int, True, None),
+    "mask_ratio": ((int, float), False, None),
+    **{key: (types, False, None) for key, (types, _, _) in OPTIMIZER_FIELDS.items()},
+}
+PRETRAINED_BACKBONE = "pretrained_backbone.keras"
 CHOICES = {
     "model.layer": tuple(SEQUENCE_LAYERS),
     "model.norm": NORMS,
@@ -134,6 +156,8 @@ CHOICES = {
     "model.pooling": POOLINGS,
     "optimizer.groups": tuple(GROUPS),
     "optimizer.dt": tuple(STEP_GROUPS),
+    "pretrain.groups": tuple(GROUPS),
+    "pretrain.dt": tuple(STEP_GROUPS),
 }
 
 
@@ -244,6 +268,8 @@ def parse_recipe(recipe):
     checked["optimizer"] = _check_section(checked["optimizer"], OPTIMIZER_FIELDS, "optimizer.")
     if checked["distribution"] is not None:
         checked["distribution"] = distribution_lib.check_setting(checked["distribution"])
+    if checked["pretrain"] is not None:
+        checked["pretrain"] = _check_pretrain(checked)
     if checked["epochs"] <= 0:
         raise ValueError(f"Recipe field `epochs` must be positive, got {checked['epochs']}.")
     stop = checked["stop_after_epochs"]
@@ -253,6 +279,45 @@ def parse_recipe(recipe):
             f"{stop}: it ends the run after that many epochs of the `epochs`-long schedule."
         )
     return checked
+
+
+def _check_pretrain(recipe):
+    """The `pretrain` stage with its defaults: the recipe's optimizer fields,
+    and the papers' `mask_ratio` of the task (bidirectional models)."""
+    section = _check_section(recipe["pretrain"], PRETRAIN_FIELDS, "pretrain.")
+    for key, value in recipe["optimizer"].items():
+        if section[key] is None:
+            section[key] = value
+    if section["epochs"] <= 0:
+        raise ValueError(f"Recipe field `pretrain.epochs` must be positive, got {section['epochs']}.")
+    task = recipe["data"]["task"]
+    if task in ("retrieval", "aan"):
+        raise ValueError(
+            f"Recipe field `pretrain`: the task {task!r} feeds pairs of documents, which pretraining does not "
+            "take yet. Remove `pretrain` from this recipe."
+        )
+    if recipe["warm_start"] is not None:
+        raise ValueError(
+            "Recipe fields `pretrain` and `warm_start` exclude each other: `pretrain` starts the backbone "
+            "from scratch on its own objective, `warm_start` from trained weights. Remove one of them."
+        )
+    if recipe["model"]["layer_kwargs"].get("bidirectional", False):
+        if section["mask_ratio"] is None:
+            if task not in pretrain_lib.DEFAULT_MASK_RATIOS:
+                raise ValueError(
+                    f"Recipe field `pretrain.mask_ratio` is needed for task {task!r} (the fraction of steps "
+                    "masked, between 0 and 1); the papers' defaults cover "
+                    f"{sorted(pretrain_lib.DEFAULT_MASK_RATIOS)} only."
+                )
+            section["mask_ratio"] = pretrain_lib.DEFAULT_MASK_RATIOS[task]
+        section["mask_ratio"] = pretrain_lib.check_mask_ratio(section["mask_ratio"], "pretrain.mask_ratio")
+    elif section["mask_ratio"] is not None:
+        raise ValueError(
+            "Recipe field `pretrain.mask_ratio` applies to bidirectional models (masked reconstruction); "
+            "this model is causal (`model.layer_kwargs.bidirectional` is not true) and pretrains by next-step "
+            "prediction. Remove `pretrain.mask_ratio`, or make the model bidirectional."
+        )
+    return section
 
 
 def _check_warm_start(value):
@@ -371,15 +436,20 @@ def build_model(recipe, data):
     return SSMClassifier(backbone, num_classes=data.num_classes, pooling=spec["pooling"])
 
 
-def compile_model(model, recipe, steps_per_epoch):
-    """Compiles with the papers' optimizer groups and schedule."""
-    spec = recipe["optimizer"]
-    total = max(1, recipe["epochs"] * steps_per_epoch)
+def make_optimizer(spec, epochs, steps_per_epoch):
+    """The papers' optimizer of an optimizer section (the recipe's `optimizer`,
+    or a `pretrain` stage's) over `epochs` epochs of `steps_per_epoch` steps."""
+    total = max(1, epochs * steps_per_epoch)
     warmup = min(int(spec["warmup_epochs"] * steps_per_epoch), total - 1)
-    optimizer = build_optimizer(
+    return build_optimizer(
         spec["lr"], spec["ssm_lr"], spec["weight_decay"], warmup, total, lr_min=spec["lr_min"],
         groups=spec["groups"], dt=spec["dt"],
     )
+
+
+def compile_model(model, recipe, steps_per_epoch):
+    """Compiles with the papers' optimizer groups and schedule."""
+    optimizer = make_optimizer(recipe["optimizer"], recipe["epochs"], steps_per_epoch)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -474,6 +544,9 @@ def _train(recipe, out_dir, verbose, callbacks, distribution, start):
         # A new run (schedule from its start) from the weights of an earlier one:
         # the very file hashed in `start`.
         model.set_weights(_warm_start_weights(start["warm_start_file"]))
+    pretrained = {}
+    if recipe["pretrain"] is not None:
+        pretrained = pretrain_backbone(recipe, data, model.backbone, out_dir, verbose)
     compile_model(model, recipe, _steps(data.train))
     best_path = os.path.join(out_dir, "best.keras")
     backup_dir, metrics_path = os.path.join(out_dir, "backup"), os.path.join(out_dir, "metrics.csv")
@@ -523,10 +596,65 @@ def _train(recipe, out_dir, verbose, callbacks, distribution, start):
         "planned_epochs": recipe["epochs"],
         **({"stopped_after": recipe["stop_after_epochs"]} if recipe["stop_after_epochs"] else {}),
         **start,
+        **pretrained,
     }
     with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def pretrain_backbone(recipe, data, backbone, out_dir, verbose=1):
+    """The recipe's `pretrain` stage: pretrains a copy of `backbone` (the
+    recipe's model's, as built) on the training split's inputs, saves it as
+    `out_dir/pretrained_backbone.keras`, and copies its weights into
+    `backbone`. An existing `pretrained_backbone.keras` is read instead (a
+    resumed run); an interrupted pretraining resumes from `pretrain_backup/`.
+
+    Returns the summary's record: `{"pretrain": {"epochs", "objective",
+    "mask_ratio", "file", "sha256", "final_loss"}}`.
+    """
+    spec = recipe["pretrain"]
+    path = os.path.join(out_dir, PRETRAINED_BACKBONE)
+    metrics_path = os.path.join(out_dir, "pretrain_metrics.csv")
+    objective = pretrain_lib.default_objective(backbone)
+    if not os.path.isfile(path):
+        # A causal model's next-step objective masks nothing: its `mask_ratio` is None and unused.
+        pretrainer = pretrain_lib.SSMPretrainer(
+            backbone, objective=objective, mask_ratio=spec["mask_ratio"] or 0.5, seed=recipe["seed"]
+        )
+        pretrainer.compile(optimizer=make_optimizer(spec, spec["epochs"], _steps(data.train)))
+        for inputs, _ in data.train.take(1):
+            pretrainer(inputs)  # built before BackupAndRestore restores its weights
+        backup_dir = os.path.join(out_dir, "pretrain_backup")
+        if not os.path.exists(backup_dir) and os.path.exists(metrics_path):
+            os.remove(metrics_path)
+        pretrainer.fit(
+            pretrain_lib.pretraining_inputs(data.train),
+            validation_data=None if data.validation is None else pretrain_lib.pretraining_inputs(data.validation),
+            epochs=spec["epochs"],
+            callbacks=[
+                keras.callbacks.BackupAndRestore(backup_dir),
+                keras.callbacks.CSVLogger(metrics_path, append=True),
+            ],
+            verbose=verbose,
+            shuffle=False,
+        )
+        partial = path[: -len(".keras")] + ".partial.keras"
+        pretrainer.pretrained_backbone().save(partial)
+        os.replace(partial, path)  # a file that exists is a finished pretraining
+    pretrained = keras.saving.load_model(path, safe_mode=True)
+    pretrain_lib.copy_backbone_weights(pretrained, backbone)
+    rows = _read_metrics(metrics_path)
+    return {
+        "pretrain": {
+            "epochs": spec["epochs"],
+            "objective": objective,
+            "mask_ratio": spec["mask_ratio"] if objective == "masked" else None,
+            "file": path,
+            "sha256": sha256_file(path),
+            "final_loss": rows[-1]["loss"] if rows else None,
+        }
+    }
 
 
 class _Clock(keras.callbacks.Callback):
