@@ -142,7 +142,7 @@ def test_cli_distribution_flags(listops_dir, tmp_path, capsys):
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     # `--distribution none` runs a recipe that names a distribution on one device, on any backend.
     assert cli.main(evaluate + ["--distribution", "none"]) == 0
-    assert "test: accuracy" in capsys.readouterr().out
+    assert "validation: accuracy" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="JAX with one device")
