@@ -67,31 +67,48 @@ def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=Fals
     # A preset folder saved elsewhere may still hold its publisher's compile choices
     # (`jit_compile`, optimizer); `compile` alone decides whether the model is compiled.
     config = {key: value for key, value in config.items() if key != "compile_config"}
+    if keras.backend.backend() == "torch":
+        # torch initialises in microseconds, and a layer's torch parameters are
+        # registered when its variables are made: deferring them would leave
+        # them out of the module (exporters then trace them as constants).
+        model = _deserialize(config, folder, metadata)
+        _load_weights(model, folder, fix)
+        if compile:
+            _compile(model)
+        return model
     # Built with its variables deferred and given the preset's weights as
     # their initial values: initialising them first would draw (and on JAX
     # compile, one XLA program per weight shape: seconds) random values that
     # the weights overwrite at once. Leaving the outer scope initialises them.
     with keras.StatelessScope():
-        try:
-            model = keras.saving.deserialize_keras_object(config, safe_mode=True)
-        except Exception as error:
-            raise PresetError(
-                f"Could not build the model of {folder / CONFIG_FILE}: {error}. The preset may need "
-                f"another keras-ssm version (it was saved with {metadata.get('versions', 'unknown versions')})."
-            ) from error
-        try:
-            with keras.StatelessScope() as loaded:  # records the assignments
-                model.load_weights(folder / WEIGHTS_FILE)
-        except Exception as error:
-            raise PresetError(
-                f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}. {fix}"
-            ) from error
+        model = _deserialize(config, folder, metadata)
+        with keras.StatelessScope() as loaded:  # records the assignments
+            _load_weights(model, folder, fix)
         to_assign = _initialise_with_loaded_values(model, loaded)
     for variable, value in to_assign:
         variable.assign(value)
     if compile:
         _compile(model)
     return model
+
+
+def _deserialize(config, folder, metadata):
+    try:
+        return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as error:
+        raise PresetError(
+            f"Could not build the model of {folder / CONFIG_FILE}: {error}. The preset may need "
+            f"another keras-ssm version (it was saved with {metadata.get('versions', 'unknown versions')})."
+        ) from error
+
+
+def _load_weights(model, folder, fix):
+    try:
+        model.load_weights(folder / WEIGHTS_FILE)
+    except Exception as error:
+        raise PresetError(
+            f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}. {fix}"
+        ) from error
 
 
 def _initialise_with_loaded_values(model, scope):
