@@ -10,7 +10,7 @@ from keras_ssm.layers.downsample import SequenceDownsampling
 from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
 from keras_ssm.layers.frontend import LogMelFrontend
 from keras_ssm.layers.spec_augment import SpecAugment
-from keras_ssm.models.input_checks import check_float_inputs, check_token_ids, is_array_data
+from keras_ssm.models.input_checks import ChecksArrayData, check_float_inputs, check_token_ids
 
 
 def _check_pool(pool, depth):
@@ -37,7 +37,7 @@ def _block_kwargs(layer_kwargs, index):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssm")
-class SSMBackbone(keras.Model):
+class SSMBackbone(ChecksArrayData, keras.Model):
     """Encoder and `depth` residual SSM blocks: `(batch, length[, input_dim])`
     in, `(batch, length', width)` features out.
 
@@ -227,22 +227,6 @@ class SSMBackbone(keras.Model):
             features = features[0]
         if features is not None:
             check_float_inputs(features, name="inputs")
-
-    def _check_data(self, x):
-        if is_array_data(x):
-            self.check_inputs(x)
-
-    def fit(self, x=None, *args, **kwargs):
-        self._check_data(x)
-        return super().fit(x, *args, **kwargs)
-
-    def evaluate(self, x=None, *args, **kwargs):
-        self._check_data(x)
-        return super().evaluate(x, *args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        self._check_data(x)
-        return super().predict(x, *args, **kwargs)
 
     def __call__(self, inputs, *args, **kwargs):
         # Checked before the functional model casts them to its input dtype.

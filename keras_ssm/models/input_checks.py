@@ -118,3 +118,32 @@ def check_float_inputs(inputs, name="inputs"):
             "in [-1, 1)); integers are refused, not cast. For int16 PCM audio pass "
             '`x.astype("float32") / 32768`, as a preset\'s metadata `input.preprocessing` states.'
         )
+
+
+class ChecksArrayData:
+    """Mixin of the keras_ssm models: `fit`, `evaluate` and `predict` pass
+    array data to the model's `check_inputs` before Keras compiles a function
+    inside which the values of token ids are unknown.
+
+    >>> import numpy as np
+    >>> from keras_ssm.models import SSMBackbone
+    >>> backbone = SSMBackbone("s5", depth=1, width=8, vocab_size=4, layer_kwargs={"state_dim": 4})
+    >>> isinstance(backbone, ChecksArrayData)
+    True
+    """
+
+    def _check_data(self, x):
+        if is_array_data(x):
+            self.check_inputs(x)
+
+    def fit(self, x=None, *args, **kwargs):
+        self._check_data(x)
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        self._check_data(x)
+        return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._check_data(x)
+        return super().predict(x, *args, **kwargs)

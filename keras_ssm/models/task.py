@@ -3,10 +3,10 @@
 import keras
 
 from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
-from keras_ssm.models.input_checks import is_array_data
+from keras_ssm.models.input_checks import ChecksArrayData
 
 
-class SSMTask(keras.Model):
+class SSMTask(ChecksArrayData, keras.Model):
     """A task model (classifier, retrieval) that owns a backbone.
 
     Subclasses build their functional graph around `self.backbone` and list
@@ -26,24 +26,6 @@ class SSMTask(keras.Model):
         """Raises a ValueError for inputs the model would get silently wrong
         (see `SSMBackbone.check_inputs`)."""
         self.backbone.check_inputs(inputs)
-
-    # Array data is checked here, before `fit` / `evaluate` / `predict`
-    # compile a function inside which the values of token ids are unknown.
-    def _check_data(self, x):
-        if is_array_data(x):
-            self.check_inputs(x)
-
-    def fit(self, x=None, *args, **kwargs):
-        self._check_data(x)
-        return super().fit(x, *args, **kwargs)
-
-    def evaluate(self, x=None, *args, **kwargs):
-        self._check_data(x)
-        return super().evaluate(x, *args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        self._check_data(x)
-        return super().predict(x, *args, **kwargs)
 
     def get_config(self):
         config = {
