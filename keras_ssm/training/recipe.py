@@ -149,6 +149,9 @@ PRETRAIN_FIELDS = {
     **{key: (types, False, None) for key, (types, _, _) in OPTIMIZER_FIELDS.items()},
 }
 PRETRAINED_BACKBONE = "pretrained_backbone.keras"
+# Data fields that only augment the training split.
+TRAINING_AUGMENTATION = ("time_shift", "gain_db", "speed_change", "noise_probability", "noise_volume",
+                         "band_limit_rate", "band_limit_probability")
 CHOICES = {
     "model.layer": tuple(SEQUENCE_LAYERS),
     "model.norm": NORMS,
@@ -719,6 +722,10 @@ def evaluate(recipe, model_path, split="validation", verbose=1, sample_rate=None
         trained_rate = options["sample_rate"]
         recipe = copy.deepcopy(recipe)
         recipe["data"]["sample_rate"] = sample_rate
+        # Augmentation touches the training split only; a band limit may not even
+        # exist at the new rate (a 4 kHz limit of 4 kHz input).
+        for key in TRAINING_AUGMENTATION:
+            recipe["data"].pop(key, None)
     distribution = make_distribution(recipe)
     with distribution.scope() if distribution else contextlib.nullcontext():
         data = load_data(recipe)

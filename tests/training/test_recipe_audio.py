@@ -97,6 +97,11 @@ def test_evaluate_at_another_rate_runs_the_retargeted_model(trained):
     np.testing.assert_allclose([result["loss"], result["accuracy"]], [loss, accuracy], rtol=1e-5)
     with pytest.raises(ValueError, match="sample_rate"):
         recipe.evaluate(spec, os.path.join(out, "best.keras"), verbose=0, sample_rate=-5)
+    # A band limit at the new rate's own Nyquist limit augments training only:
+    # evaluation there runs, and gives the same figures.
+    spec["data"].update(band_limit_rate=4000, band_limit_probability=0.5)
+    limited = recipe.evaluate(spec, os.path.join(out, "best.keras"), verbose=0, sample_rate=4000)
+    np.testing.assert_allclose([limited["loss"], limited["accuracy"]], [loss, accuracy], rtol=1e-5)
 
 
 def test_block_settings_and_band_limit_reach_the_model_and_data(tmp_path):
