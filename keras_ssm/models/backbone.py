@@ -11,6 +11,7 @@ from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_subla
 from keras_ssm.layers.frontend import LogMelFrontend
 from keras_ssm.layers.spec_augment import SpecAugment
 from keras_ssm.models.input_checks import ChecksArrayData, check_float_inputs, check_token_ids
+from keras_ssm.models.preset_loader import load_preset
 
 
 def _check_pool(pool, depth):
@@ -419,6 +420,4 @@ class SSMBackbone(ChecksArrayData, keras.Model):
     @classmethod
     def from_preset(cls, preset, **kwargs):
         """Loads a backbone preset, or the backbone of a task preset (`keras_ssm.zoo`)."""
-        from keras_ssm.zoo import from_preset
-
-        return from_preset(cls, preset, **kwargs)
+        return load_preset(cls, preset, **kwargs)

@@ -4,6 +4,7 @@ import keras
 
 from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
 from keras_ssm.models.input_checks import ChecksArrayData
+from keras_ssm.models.preset_loader import load_preset
 
 
 class SSMTask(ChecksArrayData, keras.Model):
@@ -53,6 +54,4 @@ class SSMTask(ChecksArrayData, keras.Model):
     @classmethod
     def from_preset(cls, preset, **kwargs):
         """Loads a preset (`keras_ssm.zoo`) holding a model of this class."""
-        from keras_ssm.zoo import from_preset
-
-        return from_preset(cls, preset, **kwargs)
+        return load_preset(cls, preset, **kwargs)

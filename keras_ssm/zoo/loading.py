@@ -6,6 +6,7 @@ import numbers
 import keras
 
 from keras_ssm.models.backbone import SSMBackbone
+from keras_ssm.models.preset_loader import register_preset_loader
 from keras_ssm.models.rate import retarget_config, step_scale_for_rate
 from keras_ssm.models.task import SSMTask
 from keras_ssm.zoo.errors import PresetError
@@ -246,3 +247,7 @@ def from_preset(cls, name_or_path, num_classes=None, **kwargs):
         f"The preset {name_or_path!r} holds a {stored.__name__}, not a {cls.__name__}: load it "
         f"with {stored.__name__}.from_preset(...) or keras_ssm.zoo.load(...)."
     )
+
+
+# The models' `from_preset` reach this loader through the hook (they do not import the zoo).
+register_preset_loader(from_preset)
