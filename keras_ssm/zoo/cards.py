@@ -98,6 +98,29 @@ def accuracy_cell(block, key, bold=False):
     return f"{f'**{figure}**' if bold else figure} {format_interval(interval)}"
 
 
+def per_class_section(matrix, labels):
+    """The card's per-class accuracy (recall) table of a confusion matrix
+    (rows: true class), each with its Wilson 95 % interval.
+
+    >>> print(per_class_section([[9, 1], [0, 10]], ["no", "yes"]))
+    ## Per-class accuracy (test split)
+    <BLANKLINE>
+    | class | correct | accuracy [95 % CI] |
+    |---|---|---|
+    | no | 9 / 10 | 90.00 % [59.6, 98.2] % |
+    | yes | 10 / 10 | 100.00 % [72.2, 100.0] % |
+    <BLANKLINE>
+    """
+    from keras_ssm.zoo.intervals import format_interval, wilson_interval
+
+    lines = ["## Per-class accuracy (test split)", "", "| class | correct | accuracy [95 % CI] |", "|---|---|---|"]
+    for label, row in zip(labels, matrix):
+        correct, total = int(row[labels.index(label)]), int(sum(row))
+        lines.append(f"| {label} | {correct} / {total} | {100 * correct / total:.2f} % "
+                     f"{format_interval(wilson_interval(correct, total))} |")
+    return "\n".join(lines) + "\n"
+
+
 def results_note(metadata):
     """How the card's results heading describes the test split: whether a
     decision was made after a test figure was seen (`choices`).
