@@ -2,7 +2,9 @@
 
 Subcommands: `layers` (`benchmarks/layers.py`), `export` (`benchmarks/export.py`), `keyword_spotting`
 (`benchmarks/keyword_spotting.py`), `pathfinder_fidelity` (`benchmarks/pathfinder_fidelity.py`), `load_predict`
-(`benchmarks/load_predict.py`) and, when `benchmarks/scan.py` is present, `scan`. The subcommand's `main()` is called with `sys.argv`
+(`benchmarks/load_predict.py`), `float32_spread` (`benchmarks/float32_spread.py`: a preset's float32 logits
+against float64), `pathfinder_reference` (`benchmarks/pathfinder_reference.py`: the published Pathfinder generator,
+in an environment of its own) and, when `benchmarks/scan.py` is present, `scan`. The subcommand's `main()` is called with `sys.argv`
 rewritten to `[prog, *options]`, so it may parse `sys.argv` or take `argv`.
 """
 
@@ -14,7 +16,8 @@ from pathlib import Path
 def subcommands():
     """The benchmark modules present next to this file."""
     here = Path(__file__).parent
-    return [name for name in ("layers", "scan", "export", "keyword_spotting", "pathfinder_fidelity", "load_predict") if (here / f"{name}.py").exists()]
+    return [name for name in ("layers", "scan", "export", "keyword_spotting", "pathfinder_fidelity", "load_predict",
+                                  "float32_spread", "pathfinder_reference") if (here / f"{name}.py").exists()]
 
 
 def main():

@@ -9,6 +9,10 @@
                                                for a keyword-spotting preset, each keyword detected
                                                and its time (the preset's detection settings;
                                                [--threshold P] [--smoothing N] override them)
+    zoo publish FAMILY [options]               publish training runs as presets (fsdd,
+                                               speech_commands, lra), from a clone of the repository
+    zoo publish cards [NAME ...]               re-render published cards from their metadata
+    zoo publish pins [NAME ...]                pin presets' logits for the tests (on JAX)
 """
 
 import inspect
@@ -245,3 +249,101 @@ def add_parser(commands):
     stream.add_argument("--smoothing", type=int,
                         help="keyword presets: windows averaged before the threshold (default: the preset's)")
     stream.set_defaults(run=stream_command)
+    _add_publish_parser(sub)
+
+
+def _add_publish_parser(sub):
+    publish = sub.add_parser(
+        "publish", help="publish training runs as presets, re-render cards, pin logits",
+        description="Publish the training runs of a preset family (RUNS/NAME, RUNS/NAME_stage<k>) as presets, from "
+        "a clone of the repository (paths are relative to its root): the stage of best validation accuracy, "
+        "its test figures measured once, its metadata and its card (rendered from the metadata).",
+    )
+    family = publish.add_subparsers(dest="family", required=True)
+    fsdd = family.add_parser("fsdd", help="the spoken-digit presets fsdd_<layer>")
+    fsdd.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
+    fsdd.add_argument("--layers", nargs="+", default=["s4d", "dss", "s5"], choices=["s4d", "dss", "s5"])
+    fsdd.add_argument("--out", default="zoo", help="the presets' root folder (default zoo)")
+    fsdd.add_argument("--candidates", nargs="*", default=[],
+                      help="run folders of the variants compared (on validation) before the recipes were fixed")
+    speech = family.add_parser("speech_commands", help="the keyword spotters speech_commands12_<layer>")
+    speech.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
+    speech.add_argument("--data", help="the 12-class v0.02 test set's folder (part*.npz)")
+    speech.add_argument("--layers", nargs="+", default=["s5", "s4d"], choices=["s5", "s4d"])
+    speech.add_argument("--out", default="zoo", help="the presets' root folder (default zoo)")
+    speech.add_argument("--detection-only", action="store_true",
+                        help="re-write only the published presets' detection metadata, plot and card from "
+                        "benchmarks/results/keyword_spotting.json")
+    lra = family.add_parser("lra", help="a Long Range Arena preset lra_<task>_<layer>")
+    lra.add_argument("--name", required=True, help="the preset's name, e.g. lra_text_s4d")
+    lra.add_argument("--data", required=True, help="the task's data folder")
+    lra.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
+    lra.add_argument("--out", default="zoo", help="the presets' root folder (default zoo)")
+    lra.add_argument("--paused", type=float, default=0.0,
+                     help="seconds the last stage's run was paused (kill -STOP), taken off its wall time")
+    lra.add_argument("--shared-cores", action="store_true",
+                     help="the last stage's cores were shared with other runs for part of it (said in the card)")
+    refresh = family.add_parser("cards", help="re-render published cards from their metadata (README.md and its "
+                                "sha256 only)")
+    refresh.add_argument("names", nargs="*", help="presets (default: every bundled preset)")
+    refresh.add_argument("--out", default="zoo", help="the presets' root folder (default zoo)")
+    pins = family.add_parser("pins", help="pin presets' logits on fixed inputs (tests/zoo/pinned_outputs.json)")
+    pins.add_argument("names", nargs="*", help="presets (default: every bundled preset)")
+    pins.add_argument("--bundled-example-only", action="store_true",
+                      help="pin the bundled example alone, keeping the other pinned logits")
+    publish.set_defaults(run=publish_command)
+
+
+def publish_command(args):
+    """Runs `zoo publish FAMILY` from the repository root (`--data` and
+    `--candidates` as given, from the current directory)."""
+    from keras_ssm.zoo import publishing
+    from keras_ssm.zoo.registry import list_presets
+
+    data = os.path.abspath(args.data) if getattr(args, "data", None) else None
+    candidates = [os.path.abspath(d) for d in getattr(args, "candidates", [])]
+    os.chdir(publishing.repository_root())
+    if args.family == "fsdd":
+        for layer in args.layers:
+            compared = _compare_fsdd_candidates(candidates, layer)
+            publishing.publish_fsdd(layer, args.runs, args.out, compared)
+    elif args.family == "speech_commands":
+        if data is None and not args.detection_only:
+            raise SystemExit("zoo publish speech_commands: --data is required to publish (it measures the test "
+                             "fold); --detection-only needs none")
+        for layer in args.layers:
+            if args.detection_only:
+                publishing.refresh_detection(layer, args.out)
+            else:
+                publishing.publish_speech_commands(layer, args.runs, data, args.out)
+    elif args.family == "lra":
+        publishing.publish_lra(args.name, args.runs, data, args.out, paused=args.paused,
+                               shared_cores=args.shared_cores)
+    elif args.family == "cards":
+        for name in args.names or list_presets():
+            changed = publishing.refresh_card(os.path.join(args.out, name))
+            print(f"{name}: {'card re-rendered' if changed else 'card unchanged'}")
+    else:
+        from keras_ssm.zoo import publish_pins
+
+        publish_pins.pin(args.names or list_presets(), args.bundled_example_only)
+    return 0
+
+
+def _compare_fsdd_candidates(folders, layer):
+    """The choice of `fsdd_<layer>`'s recipe among the candidate runs `folders`
+    of that layer, each evaluated on the validation split at 8 kHz and
+    zero-shot at 4 kHz (`keras_ssm.zoo.publishing.candidate_choices`)."""
+    from keras_ssm.training import recipe as recipe_lib
+    from keras_ssm.zoo.publishing import candidate_choices, read_json
+
+    candidates = []
+    for folder in folders:
+        spec = read_json(os.path.join(folder, "recipe.json"))
+        if spec["model"]["layer"] != layer:
+            continue
+        model = os.path.join(folder, "best.keras")
+        candidates.append((folder, spec, recipe_lib.evaluate(spec, model, verbose=0)["accuracy"],
+                           recipe_lib.evaluate(spec, model, verbose=0, sample_rate=4000)["accuracy"]))
+    preset_recipe = recipe_lib.parse_recipe(os.path.join("examples", "recipes", f"fsdd_{layer}.json"))
+    return candidate_choices(candidates, preset_recipe, layer)

@@ -1,8 +1,8 @@
 """How far a preset's float32 logits are from float64, on each backend and in its ONNX export.
 
-    .venv/bin/python scripts/measure_float32_spread.py lra_listops_s5
+    .venv/bin/python -m benchmarks float32_spread lra_listops_s5
 
-On the pinned inputs (`tests/zoo/pinned.py`): the preset on JAX, TensorFlow
+On the pinned inputs (`keras_ssm.zoo.publish_pins`): the preset on JAX, TensorFlow
 and torch in float32, its ONNX export (sequence form at the pinned length,
 run in onnxruntime), and a float64 reference: torch with
 `keras.config.set_floatx("float64")` and the SSM scan itself in complex128,
@@ -48,7 +48,7 @@ def logits(name, out, reference):
 
         ops.linear_scan = sequential_complex128_scan
     from keras_ssm import export, zoo
-    from tests.zoo.pinned import model_inputs
+    from keras_ssm.zoo.publish_pins import model_inputs
 
     model = zoo.load(name)
     inputs = model_inputs(zoo.describe(name))
@@ -67,7 +67,6 @@ def main():
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sys.path.insert(0, ROOT)
     if args.child:
         return logits(args.name, args.child, args.reference)
     runs = [("float64 reference", "torch", True), ("jax", "jax", False), ("tensorflow", "tensorflow", False),
@@ -76,9 +75,9 @@ def main():
         results = {}
         for label, backend, reference in runs:
             out = os.path.join(folder, f"{label.replace(' ', '_')}.npz")
-            argv = [sys.executable, __file__, args.name, "--child", out] + ["--reference"] * reference
-            subprocess.run(argv, env=dict(os.environ, KERAS_BACKEND=backend), check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            argv = [sys.executable, "-m", "benchmarks", "float32_spread", args.name, "--child", out]
+            subprocess.run(argv + ["--reference"] * reference, env=dict(os.environ, KERAS_BACKEND=backend), cwd=ROOT,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             with np.load(out) as z:
                 results[label] = z["keras"]
                 if "onnx" in z:

@@ -17,7 +17,7 @@ the LRA release was made with.
 Needs numpy, scipy, Pillow, matplotlib and opencv-python(-headless), in an
 environment of its own:
 
-    python scripts/measure_pathfinder_reference.py --reference PATHFINDER_CHECKOUT \
+    python -m benchmarks pathfinder_reference --reference PATHFINDER_CHECKOUT \
         --n 300 --out benchmarks/results/pathfinder_reference.json
 """
 
