@@ -1,5 +1,7 @@
 """The stack of SSM blocks shared by every task model."""
 
+import copy
+import inspect
 import numbers
 
 import keras
@@ -12,6 +14,10 @@ from keras_ssm.layers.frontend import LogMelFrontend
 from keras_ssm.layers.spec_augment import SpecAugment
 from keras_ssm.models.input_checks import ChecksArrayData, check_float_inputs, check_token_ids
 from keras_ssm.models.preset_loader import load_preset
+from keras_ssm.models.rate import resolve_step_scale
+
+# A front end config may leave `sample_rate` out: re-targeting scales the default.
+_FRONTEND_RATE = inspect.signature(LogMelFrontend).parameters["sample_rate"].default
 
 
 def _check_pool(pool, depth):
@@ -59,7 +65,7 @@ class SSMBackbone(ChecksArrayData, keras.Model):
 
     `step_scale` multiplies the step of every SSM layer: a model trained at
     rate `r` runs on input sampled at `r'` with `step_scale = r / r'`
-    (`keras_ssm.models.rate.retarget`). It is kept in the config.
+    (`retarget`). It is kept in the config.
 
     Args:
         layer: `"s4d"`, `"dss"` or `"s5"`.
@@ -416,6 +422,41 @@ class SSMBackbone(ChecksArrayData, keras.Model):
         backbone = cls(**config)
         freeze_sublayers(backbone, frozen)
         return backbone
+
+    @classmethod
+    def retarget_config(cls, config, step_scale):
+        """A copy of a backbone config (`get_config()`) that runs with every
+        step multiplied by `step_scale` (on top of any factor there): the
+        one place that knows how a backbone changes rate. A backbone with a
+        `frontend` takes input at `sample_rate / step_scale` instead, and
+        its SSMs keep their frame rate.
+
+        >>> config = SSMBackbone("s4d", depth=1, width=8, input_dim=1).get_config()
+        >>> SSMBackbone.retarget_config(SSMBackbone.retarget_config(config, 2.0), 0.25)["step_scale"]
+        0.5
+        """
+        step_scale = resolve_step_scale(step_scale)
+        config = copy.deepcopy(config)
+        if config.get("frontend"):
+            frontend = config["frontend"]
+            frontend["sample_rate"] = float(frontend.get("sample_rate", _FRONTEND_RATE)) / step_scale
+        else:
+            config["step_scale"] = float(config.get("step_scale", 1.0)) * step_scale
+        return config
+
+    def retarget(self, step_scale=None, *, sample_rate=None, trained_rate=None):
+        """A new backbone with these weights, run at another sampling rate:
+        every step multiplied by `step_scale`, or by `trained_rate /
+        sample_rate` (Hz) when those are given instead (see `retarget_config`).
+
+        >>> backbone = SSMBackbone("s5", depth=1, width=8, input_dim=1, layer_kwargs={"state_dim": 4})
+        >>> backbone.retarget(sample_rate=8000, trained_rate=16000).step_scale
+        2.0
+        """
+        step_scale = resolve_step_scale(step_scale, sample_rate, trained_rate)
+        new = type(self).from_config(self.retarget_config(self.get_config(), step_scale))
+        new.set_weights(self.get_weights())
+        return new
 
     @classmethod
     def from_preset(cls, preset, **kwargs):

@@ -9,25 +9,20 @@ re-targeted model saves and loads as such.
 A backbone with a log-mel `frontend` runs its SSMs at the frame rate, which
 is set in seconds: re-targeting sets the front end's `sample_rate` instead
 (its windows and filters follow, in samples), and the steps stay.
+
+The backbone owns the edit (`SSMBackbone.retarget_config`); every route
+goes through it: `SSMBackbone.retarget`, `SSMTask.retarget` (and its
+`retarget_config`, which `keras_ssm.zoo.load(..., sample_rate=)` applies to
+a preset's config before building), `retarget` below, and the `--rate` of
+`python -m keras_ssm evaluate` / `zoo evaluate`.
 """
 
-import copy
-
-import keras
-
-BACKBONE_NAMES = ("SSMBackbone", "keras_ssm>SSMBackbone")
+import numbers
 
 
-def _backbone_configs(config):
-    """Every `SSMBackbone` config dict inside a serialized model config."""
-    if isinstance(config, dict):
-        if config.get("class_name") in BACKBONE_NAMES or config.get("registered_name") in BACKBONE_NAMES:
-            yield config["config"]
-        for value in config.values():
-            yield from _backbone_configs(value)
-    elif isinstance(config, list):
-        for value in config:
-            yield from _backbone_configs(value)
+def _check_rate(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"`{name}` must be a positive number of Hz, got {value!r}.")
 
 
 def step_scale_for_rate(trained_rate, sample_rate):
@@ -37,47 +32,37 @@ def step_scale_for_rate(trained_rate, sample_rate):
     >>> step_scale_for_rate(8000, 4000)
     2.0
     """
-    for name, value in (("trained_rate", trained_rate), ("sample_rate", sample_rate)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"`{name}` must be a positive number of Hz, got {value!r}.")
+    _check_rate("trained_rate", trained_rate)
+    _check_rate("sample_rate", sample_rate)
     return float(trained_rate) / float(sample_rate)
 
 
-def retarget_config(config, step_scale):
-    """A copy of a serialized model config (`keras.saving.serialize_keras_object`,
-    the `config.json` of a preset) whose backbones run with their steps
-    multiplied by `step_scale` (on top of any factor already there); a
-    backbone with a `frontend` takes input at `sample_rate / step_scale`.
+def resolve_step_scale(step_scale=None, sample_rate=None, trained_rate=None):
+    """The factor of a `retarget` call: `step_scale` as given, or
+    `trained_rate / sample_rate` (one of the two forms, not both).
 
-    Raises a `ValueError` if the config holds no `SSMBackbone`.
-
-    >>> from keras_ssm.models import SSMBackbone, SSMClassifier
-    >>> model = SSMClassifier(SSMBackbone("s4d", depth=1, width=8, input_dim=1,
-    ...                                   layer_kwargs={"state_dim": 4}), num_classes=2)
-    >>> config = retarget_config(keras.saving.serialize_keras_object(model), 2.0)
-    >>> config["config"]["backbone"]["config"]["step_scale"]
-    2.0
+    >>> resolve_step_scale(2.0), resolve_step_scale(sample_rate=8000, trained_rate=16000)
+    (2.0, 2.0)
     """
-    if isinstance(step_scale, bool) or not isinstance(step_scale, (int, float)) or not step_scale > 0:
+    rates_given = sample_rate is not None or trained_rate is not None
+    if (step_scale is None) != rates_given or (rates_given and None in (sample_rate, trained_rate)):
+        raise ValueError(
+            "Give either `step_scale` or both `sample_rate` (Hz of the input the model will get) and "
+            f"`trained_rate` (Hz it was trained at); got step_scale={step_scale!r}, "
+            f"sample_rate={sample_rate!r}, trained_rate={trained_rate!r}."
+        )
+    if step_scale is None:
+        return step_scale_for_rate(trained_rate, sample_rate)
+    if isinstance(step_scale, bool) or not isinstance(step_scale, numbers.Real) or not step_scale > 0:
         raise ValueError(f"`step_scale` must be a positive number, got {step_scale!r}.")
-    config = copy.deepcopy(config)
-    found = list(_backbone_configs(config))
-    if not found:
-        raise ValueError("The model config holds no keras_ssm SSMBackbone: nothing to re-target.")
-    for backbone in found:
-        if backbone.get("frontend"):
-            frontend = backbone["frontend"]
-            frontend["sample_rate"] = float(frontend.get("sample_rate", 16000)) / float(step_scale)
-        else:
-            backbone["step_scale"] = float(backbone.get("step_scale", 1.0)) * float(step_scale)
-    return config
+    return float(step_scale)
 
 
 def retarget(model, step_scale):
     """A new model equal to `model` run with every step multiplied by
-    `step_scale` (same weights; the factor is kept in its config).
+    `step_scale` (same weights; the factor is kept in its config):
+    `model.retarget(step_scale)` of an `SSMBackbone` or task model.
 
-    >>> import numpy as np
     >>> from keras_ssm.models import SSMBackbone, SSMClassifier
     >>> model = SSMClassifier(SSMBackbone("s5", depth=1, width=8, input_dim=1,
     ...                                   layer_kwargs={"state_dim": 4}), num_classes=2)
@@ -85,7 +70,9 @@ def retarget(model, step_scale):
     >>> slower.backbone.step_scale
     2.0
     """
-    config = retarget_config(keras.saving.serialize_keras_object(model), step_scale)
-    new = keras.saving.deserialize_keras_object(config, safe_mode=True)
-    new.set_weights(model.get_weights())
-    return new
+    if not callable(getattr(model, "retarget", None)):
+        raise ValueError(
+            f"`model` must be a keras_ssm SSMBackbone or task model (SSMClassifier, ...), got "
+            f"{type(model).__name__}: only those know how to run at another rate."
+        )
+    return model.retarget(step_scale)

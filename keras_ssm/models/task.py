@@ -3,8 +3,10 @@
 import keras
 
 from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
+from keras_ssm.models.backbone import SSMBackbone
 from keras_ssm.models.input_checks import ChecksArrayData
 from keras_ssm.models.preset_loader import load_preset
+from keras_ssm.models.rate import resolve_step_scale
 
 
 class SSMTask(ChecksArrayData, keras.Model):
@@ -50,6 +52,43 @@ class SSMTask(ChecksArrayData, keras.Model):
         model = cls(**config)
         freeze_sublayers(model, frozen)
         return model
+
+    @classmethod
+    def retarget_config(cls, config, step_scale):
+        """A copy of a task config (`get_config()`, or the `"config"` of a
+        preset's `config.json`) whose backbone runs with every step
+        multiplied by `step_scale` (`SSMBackbone.retarget_config`).
+
+        >>> from keras_ssm.models import SSMClassifier
+        >>> model = SSMClassifier(SSMBackbone("s4d", depth=1, width=8, input_dim=1), num_classes=2)
+        >>> SSMClassifier.retarget_config(model.get_config(), 2.0)["backbone"]["config"]["step_scale"]
+        2.0
+        """
+        config = dict(config)
+        backbone = dict(config["backbone"])
+        backbone["config"] = SSMBackbone.retarget_config(backbone["config"], step_scale)
+        config["backbone"] = backbone
+        return config
+
+    def retarget(self, step_scale=None, *, sample_rate=None, trained_rate=None):
+        """A new model with these weights, run at another sampling rate: its
+        backbone's steps multiplied by `step_scale`, or by `trained_rate /
+        sample_rate` (Hz) when those are given instead. The head is unchanged;
+        the new model is not compiled.
+
+        Example (a model trained on 16 kHz audio, fed 8 kHz):
+        >>> import numpy as np
+        >>> from keras_ssm.models import SSMClassifier
+        >>> model = SSMClassifier(SSMBackbone("s5", depth=1, width=8, input_dim=1,
+        ...                                   layer_kwargs={"state_dim": 4}), num_classes=2)
+        >>> slower = model.retarget(sample_rate=8000, trained_rate=16000)
+        >>> slower.backbone.step_scale, tuple(slower(np.zeros((1, 50, 1), "float32")).shape)
+        (2.0, (1, 2))
+        """
+        step_scale = resolve_step_scale(step_scale, sample_rate, trained_rate)
+        new = type(self).from_config(self.retarget_config(self.get_config(), step_scale))
+        new.set_weights(self.get_weights())
+        return new
 
     @classmethod
     def from_preset(cls, preset, **kwargs):

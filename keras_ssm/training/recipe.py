@@ -702,13 +702,11 @@ def evaluate(recipe, model_path, split="validation", verbose=1, sample_rate=None
 
     `sample_rate` (audio tasks): read the data at that rate and run the model
     zero-shot there, its steps scaled by `trained rate / sample_rate`
-    (`keras_ssm.models.rate.retarget`), the trained rate being the recipe's
+    (`SSMTask.retarget`), the trained rate being the recipe's
     `data.sample_rate` (or its loader's default).
 
     Returns `{"loss": ..., "accuracy": ..., "split": ..., "sample_rate": ...}`.
     """
-    from keras_ssm.models.rate import retarget, step_scale_for_rate
-
     recipe = parse_recipe(recipe)
     if split not in ("train", "validation", "test"):
         raise ValueError(f"`split` must be one of ['train', 'validation', 'test'], got {split!r}.")
@@ -731,7 +729,7 @@ def evaluate(recipe, model_path, split="validation", verbose=1, sample_rate=None
         data = load_data(recipe)
         model = keras.saving.load_model(model_path, safe_mode=True)
         if sample_rate is not None:
-            model = retarget(model, step_scale_for_rate(trained_rate, sample_rate))
+            model = model.retarget(sample_rate=sample_rate, trained_rate=trained_rate)
             model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         loss, accuracy = model.evaluate(data[split], verbose=verbose)
     return {"split": split, "loss": float(loss), "accuracy": float(accuracy), "sample_rate": sample_rate}

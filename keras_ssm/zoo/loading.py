@@ -7,7 +7,7 @@ import keras
 
 from keras_ssm.models.backbone import SSMBackbone
 from keras_ssm.models.preset_loader import register_preset_loader
-from keras_ssm.models.rate import retarget_config, step_scale_for_rate
+from keras_ssm.models.rate import step_scale_for_rate
 from keras_ssm.models.task import SSMTask
 from keras_ssm.zoo.errors import PresetError
 from keras_ssm.zoo.registry import locate
@@ -64,7 +64,9 @@ def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=Fals
                 f"`sample_rate={sample_rate!r}` re-targets an audio preset, but the preset in {folder} "
                 "states no `input.sample_rate` in its metadata: load it without `sample_rate`."
             )
-        config = retarget_config(config, step_scale_for_rate(trained_rate, sample_rate))
+        # The config is re-targeted before building, by the class the preset holds.
+        step_scale = step_scale_for_rate(trained_rate, sample_rate)
+        config = dict(config, config=stored.retarget_config(config["config"], step_scale))
     # A preset folder saved elsewhere may still hold its publisher's compile choices
     # (`jit_compile`, optimizer); `compile` alone decides whether the model is compiled.
     config = {key: value for key, value in config.items() if key != "compile_config"}
