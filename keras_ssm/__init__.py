@@ -1,7 +1,8 @@
 """keras_ssm: diagonal state-space sequence models (DSS, S4D, S5) for Keras 3.
 
 Layers: `DSSLayer`, `S4DLayer`, `S5Layer` (and the residual `SSMBlock`);
-models: `SSMBackbone`, `SSMClassifier`, `SSMRetrievalClassifier`;
+models: `SSMBackbone`, `SSMClassifier`, `SSMRetrievalClassifier` (and in
+`keras_ssm.models` the text preprocessors `ByteTokenizer`, `ListOpsTokenizer`);
 modules: `ops` (the hot operations), `hippo` (initialisations), `simulate`
 (float64 reference recurrence), `training` (the papers' optimizer groups),
 `zoo` (trained presets: `zoo.load(name)`).

@@ -5,6 +5,7 @@ import keras
 from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
 from keras_ssm.models.backbone import SSMBackbone
 from keras_ssm.models.input_checks import ChecksArrayData
+from keras_ssm.models.preprocessor import SSMPreprocessor, is_text
 from keras_ssm.models.preset_loader import load_preset
 from keras_ssm.models.rate import resolve_step_scale
 
@@ -14,11 +15,31 @@ class SSMTask(ChecksArrayData, keras.Model):
 
     Subclasses build their functional graph around `self.backbone` and list
     their own arguments in `_task_config()`; saving and loading the backbone
-    is handled here, with the `trainable` flags of the model's layers.
+    and the preprocessor is handled here, with the `trainable` flags of the
+    model's layers.
+
+    `preprocessor` (keras-hub's `Task.preprocessor`): None, or an
+    `SSMPreprocessor` that maps text to the token ids the model was trained
+    on (`ByteTokenizer`, `ListOpsTokenizer`; a text preset's loader attaches
+    its own). `predict` then takes strings too; arrays of ids go to the
+    model as they are, and calling the model takes ids only.
+
+    Example (an untrained byte-level model):
+    >>> from keras_ssm.models import ByteTokenizer, SSMClassifier
+    >>> model = SSMClassifier(SSMBackbone("s4d", depth=1, width=8, vocab_size=257), num_classes=2,
+    ...                       preprocessor=ByteTokenizer(sequence_length=4096))
+    >>> model.predict(["A quiet, moving film.", "Dull."], verbose=0).shape
+    (2, 2)
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, preprocessor=None, **kwargs):
+        if preprocessor is not None and not isinstance(preprocessor, SSMPreprocessor):
+            raise ValueError(
+                "`preprocessor` must be None or a keras_ssm SSMPreprocessor (e.g. ByteTokenizer, "
+                f"ListOpsTokenizer), got {type(preprocessor).__name__}."
+            )
         super().__init__(*args, **kwargs)
+        self.preprocessor = preprocessor
         # A functional model's `trainable=False` sets its own flag only.
         freeze_sublayers(self, ())
 
@@ -30,6 +51,19 @@ class SSMTask(ChecksArrayData, keras.Model):
         (see `SSMBackbone.check_inputs`)."""
         self.backbone.check_inputs(inputs)
 
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`; `x` may also be text (a list of strings)
+        when the model has a `preprocessor`, which maps it to ids first."""
+        if is_text(x):
+            if self.preprocessor is None:
+                raise ValueError(
+                    "`x` holds text, but this model has no `preprocessor` to map it to the token ids "
+                    "it takes: pass the ids (a preset's metadata `input` says how they are made), or "
+                    "give the model one (`preprocessor=ByteTokenizer(...)`, `ListOpsTokenizer(...)`)."
+                )
+            x = self.preprocessor(x)
+        return super().predict(x, *args, **kwargs)
+
     def get_config(self):
         config = {
             "name": self.name,
@@ -37,6 +71,8 @@ class SSMTask(ChecksArrayData, keras.Model):
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             **self._task_config(),
         }
+        if self.preprocessor is not None:  # configs without one stay as they were saved
+            config["preprocessor"] = keras.saving.serialize_keras_object(self.preprocessor)
         # The head and pooling are rebuilt from the arguments: their flags
         # are kept here (the backbone keeps its own in its config).
         frozen = frozen_sublayers(self, skip=(self.backbone,))
@@ -48,6 +84,8 @@ class SSMTask(ChecksArrayData, keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         frozen = config.pop(FROZEN_KEY, None)
         model = cls(**config)
         freeze_sublayers(model, frozen)

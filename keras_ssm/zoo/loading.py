@@ -6,12 +6,13 @@ import numbers
 import keras
 
 from keras_ssm.models.backbone import SSMBackbone
+from keras_ssm.models.preprocessor import SSMPreprocessor
 from keras_ssm.models.preset_loader import register_preset_loader
 from keras_ssm.models.rate import step_scale_for_rate
 from keras_ssm.models.task import SSMTask
 from keras_ssm.zoo.errors import PresetError
 from keras_ssm.zoo.registry import locate
-from keras_ssm.zoo.verify import CONFIG_FILE, WEIGHTS_FILE, check_config, check_files, read_metadata
+from keras_ssm.zoo.verify import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, check_config, check_files, read_metadata
 
 
 def describe(name_or_path):
@@ -50,6 +51,23 @@ def _verified_config(name_or_path):
     return folder, metadata, config, cls, fix
 
 
+def _preprocessor_spec(metadata, folder, fix):
+    """The serialized preprocessor of `metadata["input"]["preprocessor"]`
+    (None if there is none), checked to name a keras_ssm preprocessor class."""
+    spec = metadata["input"].get("preprocessor")
+    if spec is None:
+        return None
+    registered = spec.get("registered_name") if isinstance(spec, dict) else None
+    ours = isinstance(registered, str) and registered.startswith("keras_ssm>")
+    cls = keras.saving.get_registered_object(registered) if ours else None
+    if not (isinstance(cls, type) and issubclass(cls, SSMPreprocessor) and isinstance(spec.get("config"), dict)):
+        raise PresetError(
+            f"{folder / METADATA_FILE}: `input.preprocessor` must be a serialized keras_ssm preprocessor "
+            f"(e.g. registered_name 'keras_ssm>ByteTokenizer' and its config), got {spec!r}. {fix}"
+        )
+    return spec
+
+
 def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=False):
     # Arguments are checked before anything is built.
     if compile and not issubclass(stored, SSMTask):
@@ -57,6 +75,10 @@ def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=Fals
             f"`compile=True` compiles a classifier for `evaluate`; the preset in {folder} holds "
             f"a {stored.__name__}."
         )
+    preprocessor = _preprocessor_spec(metadata, folder, fix)
+    if preprocessor is not None and issubclass(stored, SSMTask):
+        # The task carries the text-to-ids mapping of its training data (keras-hub's `Task.preprocessor`).
+        config = dict(config, config=dict(config["config"], preprocessor=preprocessor))
     if sample_rate is not None:
         trained_rate = metadata["input"].get("sample_rate")
         if trained_rate is None:
@@ -151,7 +173,7 @@ def _with_new_head(model, num_classes):
     head settings (pooling, hidden width) but `num_classes` outputs from a
     freshly initialised head (keras-hub's `from_preset(..., num_classes=K)`)."""
     task_config = dict(model._task_config(), num_classes=int(num_classes))
-    return type(model)(model.backbone, name=model.name, **task_config)
+    return type(model)(model.backbone, name=model.name, preprocessor=model.preprocessor, **task_config)
 
 
 def load(name_or_path, sample_rate=None, compile=False):
@@ -161,6 +183,12 @@ def load(name_or_path, sample_rate=None, compile=False):
     classes against the registered keras_ssm ones, before anything is built
     (`safe_mode=True`, no pickle); a preset that fails a check raises a
     `PresetError` and builds nothing.
+
+    A text preset whose metadata names an `input.preprocessor` (e.g.
+    `lra_text_s4d`: `ByteTokenizer`) loads with it as the task's
+    `preprocessor`: its `predict` takes strings too, mapped to the ids of
+    the training data, e.g. `zoo.load("lra_text_s4d").predict(["A quiet,
+    moving film."])`.
 
     Args:
         name_or_path: a bundled preset name (see `list_presets()`), a folder
