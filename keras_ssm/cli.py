@@ -3,8 +3,9 @@
 Commands:
     demo       build each layer, check it against the float64 recurrence of
                its canonical system, time it, and print a table.
-    train      train a recipe (a JSON file: data, model, optimizer, epochs),
-               on several devices with --distribution (JAX backend).
+    train      train a recipe (a JSON file: data, model, optimizer, epochs)
+               and its later stages, on several devices with --distribution
+               (JAX backend).
     evaluate   evaluate a trained model on a recipe's data.
     tune       search the recipe's `tune` section with keras-tuner; write the
                best recipe as JSON.
@@ -143,7 +144,7 @@ def _export_preflight(args):
 
 def _recipe_with_overrides(args):
     """The recipe path, or the parsed recipe with --distribution / --mesh and
-    (train) --stop-after applied."""
+    (train) --stop-after applied: --stop-after to the top level, stage 1 only."""
     from keras_ssm.training import recipe
 
     stop_after = getattr(args, "stop_after", None)
@@ -180,15 +181,21 @@ def _add_distribution_flags(parser):
 
 
 def train(args):
-    """Trains a recipe; prints where everything went and the result."""
+    """Trains a recipe's stages (or only --stage K); prints where each went and its result."""
     from keras_ssm.training import recipe
 
+    if args.stop_after is not None and args.stage not in (None, 1):
+        raise ValueError(
+            f"--stop-after applies to stage 1; stage {args.stage} carries its own `stop_after_epochs` in the "
+            "recipe's `stages`. Remove --stop-after."
+        )
     out = args.out or os.path.join("runs", os.path.splitext(os.path.basename(args.recipe))[0])
-    summary = recipe.train(_recipe_with_overrides(args), out, verbose=args.verbose)
-    print(f"\n{summary['name']}: {summary['task']}, {summary['parameters']:,} parameters, {summary['seconds']} s")
-    print(f"trained on {summary['distribution']}")
-    print(f"best validation accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}")
-    print(f"model: {os.path.join(out, 'best.keras')}; metrics: {os.path.join(out, 'metrics.csv')}")
+    for folder, summary in recipe.train_stages(_recipe_with_overrides(args), out, stage=args.stage,
+                                               verbose=args.verbose):
+        print(f"\n{summary['name']}: {summary['task']}, {summary['parameters']:,} parameters, {summary['seconds']} s")
+        print(f"trained on {summary['distribution']}")
+        print(f"best validation accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}")
+        print(f"model: {os.path.join(folder, 'best.keras')}; metrics: {os.path.join(folder, 'metrics.csv')}")
     return 0
 
 
@@ -236,15 +243,24 @@ def main(argv=None):
         description="Train the model of a recipe JSON file (see keras_ssm/training/recipe.py "
         "for the format). Keeps the best model by validation accuracy, resumes an interrupted "
         "run from the same --out folder, and reports validation figures only (the test split is "
-        "evaluated once, at publication: `python -m keras_ssm zoo evaluate`).",
+        "evaluated once, at publication: `python -m keras_ssm zoo evaluate`). A recipe with "
+        "`stages` trains them in order: stage 1 into --out, stage K into the sibling <--out>_stage<K>, "
+        "each warm-started from the previous stage's best.keras; a stage whose folder holds "
+        "summary.json is skipped, so the same command resumes the chain.",
     )
     train_parser.add_argument("recipe", help="path of the recipe JSON file")
     train_parser.add_argument("--out", help="output folder (default runs/<recipe name>)")
+    train_parser.add_argument(
+        "--stage", type=int, metavar="K",
+        help="train stage K only (1: the recipe's top level, K > 1: its `stages`), into its folder; "
+        "stage K-1's best.keras must exist",
+    )
     train_parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity")
     train_parser.add_argument(
         "--stop-after", type=int, metavar="N",
         help="end after N of the recipe's epochs, on the schedule of all of them (the recipe's "
-        "`stop_after_epochs`): replays a stage that was stopped early",
+        "`stop_after_epochs`): replays a stage that was stopped early. With `stages`, stage 1 only: "
+        "later stages carry their own `stop_after_epochs`",
     )
     _add_distribution_flags(train_parser)
     train_parser.set_defaults(run=train)

@@ -42,16 +42,32 @@ the `.keras` file of an earlier run (e.g. `"runs/NAME/best.keras"`, the
 `best.keras` that `train` writes into its `--out` folder) or a zoo preset (a
 bundled preset's name, e.g. `"lra_listops_s5"`, or a preset folder). A
 relative path is read relative to the current directory, not to the recipe
-file: the stage recipes of `examples/recipes` name the previous stage's
-`--out` folder as the commands that chain them run it, from the repository
-root (`python -m keras_ssm train examples/recipes/NAME.json --out runs/NAME &&
-python -m keras_ssm train examples/recipes/NAME_stage2.json --out
-runs/NAME_stage2`). The run's `summary.json` records what the stage started
+file. The run's `summary.json` records what the stage started
 from: `warm_start` (the resolved path or preset name), `warm_start_file` (the
 weights file read: the `.keras` file, or the preset's `model.weights.h5`) and
 `warm_start_sha256` (that file's sha256). An optional `"warm_start_sha256"`
 pins it: training refuses to start, before anything is written, when the file
 has another hash.
+
+An optional `"stages"` goes on training in later stages, each a new schedule
+warm-started from the previous stage's `best.keras`: a list of overrides for
+stages 2, 3, ... (stage 1 is the recipe's own top level), e.g.
+`"stages": [{"seed": 1, "epochs": 3, "optimizer": {"lr": 0.001}}]`. A stage
+may set `epochs`, `seed`, `stop_after_epochs`, `warm_start_sha256` and partial
+`data`, `model` and `optimizer` sections, deep-merged over the previous
+stage's recipe (dicts key by key, other values replaced); every other field is
+the previous stage's. `stop_after_epochs` and `warm_start_sha256` belong to
+their own stage (a later stage does not inherit them), as do stage 1's
+`warm_start` and `pretrain`: a later stage's warm start is implied.
+`train_stages(recipe, "runs/NAME")` (`python -m keras_ssm train RECIPE --out
+runs/NAME`) trains stage 1 into `runs/NAME` and stage k into the sibling
+`runs/NAME_stage<k>`, each folder with the merged recipe it ran (`recipe.json`:
+its `name` the recipe's name + `_stage<k>`, its `warm_start` the previous
+folder's `best.keras`, a relative `--out` kept relative: run a chain from one
+directory). A stage whose folder holds `summary.json` is finished and skipped,
+so the same command resumes a chain (delete a stage's folder to train it
+again); an interrupted stage resumes from its backup. `stage=K` (`--stage K`)
+trains stage K only, from stage K-1's `best.keras`.
 
 An optional `"stop_after_epochs"` (or `python -m keras_ssm train --stop-after
 N`) ends the run after N of its `epochs` with the learning-rate schedule of
@@ -116,6 +132,18 @@ TOP_FIELDS = {
     "stop_after_epochs": (int, False, None),
     "pretrain": (dict, False, None),
 }
+# What a later stage (`stages`) may set; the rest is the previous stage's.
+STAGE_FIELDS = {
+    "epochs": (int, False, None),
+    "seed": (int, False, None),
+    "stop_after_epochs": (int, False, None),
+    "warm_start_sha256": (str, False, None),
+    "data": (dict, False, None),
+    "model": (dict, False, None),
+    "optimizer": (dict, False, None),
+}
+# Fields of one stage only: the next stage does not inherit them.
+ONE_STAGE_FIELDS = ("name", "stop_after_epochs", "warm_start", "warm_start_sha256", "pretrain")
 MODEL_FIELDS = {
     "layer": (str, True, None),
     "depth": (int, False, 4),
@@ -237,8 +265,9 @@ def parse_recipe(recipe):
     Every problem is a `ValueError` naming the field: an unknown key, a wrong
     type, a value outside its choices, a missing data folder or
     `warm_start`. A relative `data.path` in a file is read relative to the
-    file; a relative `warm_start` relative to the current directory (where
-    the stage chain's commands run: see the module's docstring).
+    file; a relative `warm_start` relative to the current directory. The
+    result is stage 1's recipe, with the checked overrides of any later
+    `stages` (each merged stage is checked too: see `stage_recipes`).
 
     Example:
     >>> parse_recipe({"epochs": 1, "data": {"task": "listops"}, "model": {"layer": "s6"}})
@@ -256,6 +285,8 @@ def parse_recipe(recipe):
                 raise ValueError(f"The recipe file is not valid JSON: {error}") from None
     if not isinstance(recipe, dict):
         raise ValueError(f"A recipe is a JSON object, got {type(recipe).__name__}.")
+    stages = recipe.get("stages")
+    recipe = {key: value for key, value in recipe.items() if key != "stages"}
     if "distribution" in recipe and recipe["distribution"] is None:  # null: one device, as when absent
         recipe = {key: value for key, value in recipe.items() if key != "distribution"}
     checked = _check_section(recipe, TOP_FIELDS, "")
@@ -281,7 +312,114 @@ def parse_recipe(recipe):
             f"Recipe field `stop_after_epochs` must be between 1 and `epochs` ({checked['epochs']}), got "
             f"{stop}: it ends the run after that many epochs of the `epochs`-long schedule."
         )
+    if stages:  # null or []: stage 1 only, as when absent
+        checked["stages"] = _check_stages(stages, checked, base)
     return checked
+
+
+def _check_stages(stages, first, base):
+    """The checked overrides of `stages` over the parsed stage-1 recipe
+    `first`; each merged stage is parsed too, so that a mistake in a late
+    stage shows before stage 1 trains for hours."""
+    if not isinstance(stages, list):
+        raise ValueError(
+            f"Recipe field `stages` must be a list of objects (the overrides of stages 2, 3, ...), got {stages!r}."
+        )
+    checked = [_check_stage(index, stage, base) for index, stage in enumerate(stages)]
+    for k, spec in enumerate(_merged_stages({**first, "stages": checked})[1:], 2):
+        try:
+            # Without its implied warm start (and pin): the file comes with stage k-1.
+            parse_recipe({key: value for key, value in spec.items() if key != "warm_start_sha256"})
+        except ValueError as error:
+            raise ValueError(f"Stage {k} (`stages[{k - 2}]` merged over stage {k - 1}): {error}") from None
+    return checked
+
+
+def _check_stage(index, stage, base):
+    """One stage's overrides, checked; a relative `data.path` read relative
+    to `base` (the recipe file's folder), as stage 1's."""
+    field = f"stages[{index}]"
+    if not isinstance(stage, dict):
+        raise ValueError(
+            f"Recipe field `{field}` must be an object (the overrides of stage {index + 2}), got {stage!r}."
+        )
+    unknown = sorted(set(stage) - set(STAGE_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"Unknown recipe field `{field}.{unknown[0]}`: stage {index + 2} may set {sorted(STAGE_FIELDS)}; its "
+            f"warm start is implied (stage {index + 1}'s best.keras) and its other fields are stage {index + 1}'s. "
+            f"Remove `{unknown[0]}` from `{field}`."
+        )
+    checked = _check_section(stage, {key: STAGE_FIELDS[key] for key in stage}, f"{field}.")
+    checked = {key: value for key, value in checked.items() if value is not None}  # null: as when absent
+    if base is not None and isinstance(checked.get("data", {}).get("path"), str):
+        checked["data"] = {**checked["data"], "path": os.path.join(base, checked["data"]["path"])}
+    if "warm_start_sha256" in checked:
+        checked["warm_start_sha256"] = _check_sha256(checked["warm_start_sha256"], f"stage {index + 1}'s best.keras")
+    return checked
+
+
+def _merged(base, overrides):
+    """`overrides` deep-merged over `base`: dicts key by key, other values replaced.
+
+    >>> _merged({"lr": 0.003, "data": {"task": "sc12", "time_shift": 0.1}}, {"data": {"time_shift": 0.25}})
+    {'lr': 0.003, 'data': {'task': 'sc12', 'time_shift': 0.25}}
+    """
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _merged_stages(recipe):
+    """The recipe of each stage but for a later stage's implied warm start:
+    stage 1 is the recipe without `stages`, stage k its overrides merged over
+    stage k-1 less the fields of one stage, named after the recipe."""
+    specs = [{key: value for key, value in recipe.items() if key != "stages"}]
+    name = recipe.get("name", TOP_FIELDS["name"][2])
+    for k, overrides in enumerate(recipe.get("stages") or [], 2):
+        inherited = {key: value for key, value in specs[-1].items() if key not in ONE_STAGE_FIELDS}
+        specs.append({"name": f"{name}_stage{k}", **_merged(inherited, overrides)})
+    return specs
+
+
+def stage_dir(out_dir, k):
+    """The folder of stage `k` of a run into `out_dir`: `out_dir` itself for
+    stage 1, the sibling `<out_dir>_stage<k>` for a later one.
+
+    >>> stage_dir("runs/lra_listops_s5", 1), stage_dir("runs/lra_listops_s5/", 3)
+    ('runs/lra_listops_s5', 'runs/lra_listops_s5_stage3')
+    """
+    out_dir = os.path.normpath(out_dir)
+    return out_dir if k == 1 else f"{out_dir}_stage{k}"
+
+
+def stage_recipes(recipe, out_dir):
+    """`[(folder, recipe), ...]`: the folder and the merged recipe of each
+    stage of a recipe (a dict, parsed or not) trained into `out_dir`. A later
+    stage's recipe is named `<name>_stage<k>` and warm-starts from the
+    previous folder's `best.keras`; nothing is read or checked here.
+
+    >>> recipe = {"name": "tiny", "epochs": 4, "stop_after_epochs": 3, "optimizer": {"lr": 0.003, "ssm_lr": 0.001},
+    ...           "stages": [{"epochs": 2, "optimizer": {"lr": 0.001}}]}
+    >>> for folder, spec in stage_recipes(recipe, "runs/tiny"):
+    ...     print(folder, spec["name"], spec["epochs"], spec.get("stop_after_epochs"), spec["optimizer"])
+    ...     print("  warm_start:", spec.get("warm_start"))
+    runs/tiny tiny 4 3 {'lr': 0.003, 'ssm_lr': 0.001}
+      warm_start: None
+    runs/tiny_stage2 tiny_stage2 2 None {'lr': 0.001, 'ssm_lr': 0.001}
+      warm_start: runs/tiny/best.keras
+    """
+    specs = _merged_stages(recipe)
+    folders = [stage_dir(out_dir, k) for k in range(1, len(specs) + 1)]
+    later = [
+        (folder, {**spec, "warm_start": os.path.join(previous, "best.keras")})
+        for previous, folder, spec in zip(folders, folders[1:], specs[1:])
+    ]
+    return [(folders[0], specs[0]), *later]
 
 
 def _check_pretrain(recipe):
@@ -483,17 +621,68 @@ def train(recipe, out_dir, verbose=1, callbacks=()):
     A `warm_start`'s file is hashed (and checked against the recipe's
     `warm_start_sha256`) before anything is written; the summary records
     it. With `stop_after_epochs` the run ends after that many epochs of the
-    `epochs`-long schedule.
+    `epochs`-long schedule. A recipe with `stages` trains them all
+    (`train_stages`).
 
     Returns:
         the summary dict (best epoch, its validation accuracy, parameter
-        count, wall time, what it started from): no test-split figure.
+        count, wall time, what it started from; the last stage's): no
+        test-split figure.
     """
     recipe = parse_recipe(recipe)
+    if "stages" in recipe:
+        return train_stages(recipe, out_dir, verbose=verbose, callbacks=callbacks)[-1][1]
     start = warm_start_record(recipe)
     distribution = make_distribution(recipe)
     with distribution.scope() if distribution else contextlib.nullcontext():
         return _train(recipe, out_dir, verbose, callbacks, distribution, start)
+
+
+def train_stages(recipe, out_dir, stage=None, verbose=1, callbacks=()):
+    """Trains a recipe's stages in order (or only `stage`, 1 for the top
+    level): stage 1 into `out_dir`, stage k into `<out_dir>_stage<k>` from
+    stage k-1's `best.keras` (`stage_recipes`). With `stages`, a stage whose
+    folder holds `summary.json` is finished and skipped: the same call resumes
+    the chain. A recipe without `stages` trains as `train` does.
+
+    Returns `[(folder, summary), ...]` of the stages trained or found finished.
+
+    >>> train_stages({"epochs": 1, "data": {"task": "listops", "path": "."}, "model": {"layer": "s5"}},
+    ...              "runs/tiny", stage=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: `stage` (--stage) must be between 1 and 1, the recipe's stages (1 + its `stages`), got 2.
+    """
+    recipe = parse_recipe(recipe)
+    plan = stage_recipes(recipe, out_dir)
+    if stage is not None and not 1 <= stage <= len(plan):
+        raise ValueError(
+            f"`stage` (--stage) must be between 1 and {len(plan)}, the recipe's stages (1 + its `stages`), got {stage}."
+        )
+    return [
+        (folder, _train_stage(k, plan, verbose, callbacks))
+        for k, (folder, _) in enumerate(plan, 1)
+        if stage in (None, k)
+    ]
+
+
+def _train_stage(k, plan, verbose, callbacks):
+    """The summary of stage `k` of a `stage_recipes` plan: read when the stage
+    is finished (a chain of stages only), else trained."""
+    folder, spec = plan[k - 1]
+    summary_path = os.path.join(folder, "summary.json")
+    if len(plan) > 1 and os.path.isfile(summary_path):
+        if verbose:
+            print(f"stage {k}: {folder} is finished (it holds summary.json): skipped")
+        with open(summary_path, encoding="utf-8") as f:
+            return json.load(f)
+    if k > 1 and not os.path.isfile(spec["warm_start"]):
+        raise ValueError(
+            f"Stage {k} starts from stage {k - 1}'s best.keras, {spec['warm_start']} (relative to the current "
+            f"directory, {os.getcwd()}), which does not exist: train stage {k - 1} first (`--stage {k - 1}`, or "
+            "every stage: no `--stage`), from the directory the chain runs in."
+        )
+    return train(spec, folder, verbose, callbacks)
 
 
 def make_distribution(recipe):

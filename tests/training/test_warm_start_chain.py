@@ -1,6 +1,7 @@
-"""Stage chains that replay (issue #28.3): each stage warm-starts from the
-previous stage's output, named relative to the folder the chain's commands run
-in; the run records the sha256 of the file it started from, a recipe can pin
+"""Warm starts that replay (issue #28.3): a run warm-starts from an earlier
+run's output, named relative to the folder the commands run in (as a recipe's
+later `stages` do, implied: tests/training/test_recipe_stages.py); the run
+records the sha256 of the file it started from, a recipe or a stage can pin
 it, and a stage stopped early is replayed as far as it ran, on its full
 schedule."""
 
@@ -90,6 +91,16 @@ def test_a_pinned_sha256_is_checked_before_training(stage1, listops_dir, monkeyp
     summary = recipes.train(write_stage2(stage1, listops_dir, warm_start_sha256=digest.upper()), "runs/pinned",
                             verbose=0)
     assert summary["warm_start_sha256"] == digest
+
+
+def test_a_stage_pins_its_implied_warm_start(stage1, listops_dir, monkeypatch):
+    monkeypatch.chdir(stage1)
+    recipe = tiny_recipe(listops_dir, epochs=1, stages=[{"warm_start_sha256": "0" * 64}])
+    digest = sha256_file(stage1 / "runs" / "stage1" / "best.keras")
+    # Stage 1 is finished (its summary.json exists): skipped; stage 2 is refused before it writes anything.
+    with pytest.raises(ValueError, match=f"`warm_start_sha256` is {64 * '0'}.* has sha256 {digest}"):
+        recipes.train_stages(recipe, "runs/stage1", verbose=0)
+    assert not (stage1 / "runs" / "stage1_stage2").exists()
 
 
 def test_stop_after_ends_the_run_on_the_full_schedule(listops_dir, tmp_path):
