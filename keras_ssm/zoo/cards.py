@@ -485,7 +485,8 @@ model = keras_ssm.zoo.load("{name}")   # verified (sha256) before it is built
 | the papers (LRA {families.LRA_TITLES[task_name]}) | {" · ".join(f"{k} {v:.2f} %" for k, v in papers.items())} |
 
 Goal (issue #16): >= {goal:.0f} % test accuracy: **{'reached' if reached else 'not reached'}** ({100 * m['accuracy']:.2f} %){
-'' if reached else '; what limits it is compute: the model' + "'" + 's size and the epochs that 2 CPU cores allow (below)'}.{_resume_line(t)}
+'' if reached else '; what limits it is compute: the model' + "'" + 's size and the epochs that 2 CPU cores allow (below)'}.{_resume_line(t)}{
+'' if reached else _next_stage_line(name, t)}
 
 Gap to the best paper figure: {max(papers.values()) - 100 * m['accuracy']:.1f} points ({max(papers[same_layer] - 100 * m['accuracy'], 0):.1f}
 to {same_layer}). {families.LRA_COMPUTE[task_name]} This preset is {a['depth']} layers of width {a['width']}
@@ -519,6 +520,21 @@ def _resume_line(training):
     backup = f"{run_folder('runs', name, last.get('stage', 1))}/backup"
     return (f" The last stage stopped after {last['stopped_after']}: on the machine that trained it, re-running its "
             f"command (`{command}`) resumes the rest from the run's backup (`{backup}`, outside git).")
+
+
+def _next_stage_line(name, training):
+    """How a preset short of its goal trains on: the next stage of its recipe,
+    from the last stage's output (or from the preset, where that run is gone)."""
+    from keras_ssm.zoo.publishing import run_folder
+
+    last = training["stages"][-1]
+    recipe, k = last["recipe"], last.get("stage", len(training["stages"])) + 1
+    output = run_folder("runs", os.path.splitext(os.path.basename(recipe))[0], k - 1)
+    over = "the top level" if k == 2 else "the stages before it"
+    return (f" The next stage is stage {k} of its recipe, which starts from this one's output (`{output}/best.keras`, "
+            f"the weights of this preset): `python -m keras_ssm train {recipe} --out {run_folder('runs', name, 1)} "
+            f"--stage {k}`; on a machine without that run, train stage {k}'s recipe (its `stages[{k - 2}]` merged over "
+            f"{over}) with `\"warm_start\": \"{name}\"`, this preset.")
 
 
 def _later_stages(stages):

@@ -211,18 +211,6 @@ LRA_TASKS = {
 FAMILIES = (FSDD, SPEECH_COMMANDS, LRA)
 
 
-def family(name):
-    """The family called `name` (`fsdd`, `speech_commands` or `lra`).
-
-    >>> family("lra").tasks[0]
-    'text'
-    """
-    for candidate in FAMILIES:
-        if candidate.name == name:
-            return candidate
-    raise ValueError(f"family={name!r} is not a preset family: use one of {[f.name for f in FAMILIES]}.")
-
-
 def family_of(metadata):
     """The family of a preset, told by its metadata's `data.task`.
 
@@ -234,4 +222,5 @@ def family_of(metadata):
         if task in candidate.tasks:
             return candidate
     raise ValueError(f"the metadata's data.task {task!r} belongs to no preset family "
-                     f"({', '.join(t for f in FAMILIES for t in f.tasks)}): its card has no template here.")
+                     f"({', '.join(t for f in FAMILIES for t in f.tasks)}), so no card template: name one of those "
+                     "tasks, or add the task's family here and its sections to keras_ssm.zoo.cards.SECTIONS.")
