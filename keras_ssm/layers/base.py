@@ -7,7 +7,9 @@ continuous form of DESIGN.md (`_system`); the full pass, `kernel`, `step` and
 `ssm_parameters` are all derived from that one description.
 """
 
+import contextvars
 import numbers
+import operator
 
 import keras
 import numpy as np
@@ -246,6 +248,93 @@ class SSMLayer(keras.layers.Layer):
             )
 
 
+# The `StreamConstants` open in this context (see its docstring).
+_OPEN_STREAM = contextvars.ContextVar("keras_ssm_stream_constants", default=None)
+# Chunks of up to this many steps convolve by a (C, C) Toeplitz matrix per
+# feature, one einsum: cheaper than an FFT of a short chunk.
+MAX_TOEPLITZ = 64
+
+
+class StreamConstants:
+    """What the `chunk` passes of one stream reuse, computed once.
+
+    Built at a stream's start from the weights of `model`'s S4D and DSS
+    layers, at the model's `step_scale`: their discretised `(log Λ̄, B̄, C)`
+    (`KernelSSMLayer.chunk_system`). While it is open (`with constants:`), a
+    layer's `chunk` of `C` steps takes its kernel and the powers of `Λ̄` from
+    here, computed once per `C` in numpy (complex128, then complex64), so
+    compiled steps hold them as constants. It is per stream, fixed at its
+    start: after the weights change, start a new stream.
+
+    Example:
+    >>> import numpy as np, keras_ssm
+    >>> layer = keras_ssm.S4DLayer(state_dim=8, seed=0)
+    >>> x = np.random.default_rng(0).standard_normal((1, 12, 4)).astype("float32")
+    >>> y = keras.ops.convert_to_numpy(layer(x))
+    >>> state = layer.get_initial_state(1)
+    >>> with StreamConstants(layer) as constants:
+    ...     a, state = layer.chunk(x[:, :8], state)
+    ...     b, state = layer.chunk(x[:, 8:], state)
+    >>> streamed = np.concatenate([keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)], axis=1)
+    >>> bool(np.allclose(streamed, y, atol=1e-5)), sorted(constants.lengths(layer))
+    (True, [4, 8])
+    """
+
+    def __init__(self, model, step_scale=1.0):
+        self.step_scale = float(step_scale)
+        # DSS-softmax streams by `step` only (its kernel needs the whole length).
+        self._layers = {id(layer): (layer.chunk_system(step_scale), {}) for layer in ssm_layers(model)
+                        if isinstance(layer, KernelSSMLayer) and not layer.bidirectional
+                        and getattr(layer, "variant", None) != "softmax"}
+        self._tokens = []
+
+    def __enter__(self):
+        self._tokens.append(_OPEN_STREAM.set(self))
+        return self
+
+    def __exit__(self, *exc):
+        _OPEN_STREAM.reset(self._tokens.pop())
+
+    def lengths(self, layer):
+        """The chunk lengths whose constants `layer` holds so far."""
+        return list(self._layers[id(layer)][1])
+
+    @staticmethod
+    def terms(layer, length, step_scale):
+        """`chunk`'s constants of `layer` for `length` steps (numpy), or None:
+        no stream is open, it holds no such layer, the length is not static
+        or the step scale is another."""
+        self = _OPEN_STREAM.get()
+        entry = None if self is None else self._layers.get(id(layer))
+        if entry is None or not isinstance(step_scale, numbers.Real) or float(step_scale) != self.step_scale:
+            return None
+        try:  # a traced size under torch.jit.trace; a TF graph's unknown length is no index
+            length = operator.index(length)
+        except TypeError:
+            return None
+        (log_z, b_bar, c), by_length = entry
+        if length not in by_length:
+            by_length[length] = _chunk_terms(log_z, b_bar, c, length)
+        return by_length[length]
+
+
+def _chunk_terms(log_z, b_bar, c, length):
+    """`KernelSSMLayer._chunk_terms` in numpy, from `chunk_system`'s arrays."""
+    powers = np.exp(log_z.astype(np.complex128)[..., None] * np.arange(length + 1))  # Λ̄^0 … Λ̄^C
+    kernel = np.einsum("hn,hnk->hk", c * b_bar, powers[..., :-1]).real.astype(np.float32)
+    terms = {
+        "ahead": (c[..., None] * powers[..., 1:]).astype(np.complex64),
+        "decays": (np.flip(powers[..., :-1], axis=-1) * b_bar[..., None]).astype(np.complex64),
+        "last": powers[..., -1].astype(np.complex64),
+    }
+    if length <= MAX_TOEPLITZ:
+        lag = np.arange(length)[:, None] - np.arange(length)[None, :]  # (k, j): k − j
+        terms["toeplitz"] = np.where(lag >= 0, kernel[:, np.maximum(lag, 0)], 0.0).astype(np.float32)
+    else:
+        terms["kernel"] = kernel
+    return terms
+
+
 def ssm_layers(model):
     """Every keras_ssm SSM layer inside `model` (a layer or model), in order.
 
@@ -350,6 +439,10 @@ class KernelSSMLayer(SSMLayer):
 
             y_k = (K * u)_k + Re Σ_n C_n Λ̄_n^{k+1} x_{0,n} + D u_k,
             x_C = Λ̄^C x_0 + Σ_j Λ̄^{C−1−j} B̄ u_j.
+
+        Inside an open `StreamConstants` (a stream's), `K` and the powers of
+        `Λ̄` come from it, computed once per chunk length; otherwise from the
+        weights, on every call.
         """
         self._check_streaming()
         u, keep = self._prepare(inputs, mask, step_scale)
@@ -357,17 +450,46 @@ class KernelSSMLayer(SSMLayer):
             mixed, new_state = self._real_chunk(u, state, step_scale)
             return self._finish(mixed, u, keep), new_state
         length = u.shape[1] if u.shape[1] is not None else ops.shape(u)[1]
+        terms = StreamConstants.terms(self, length, step_scale)
+        if terms is None:
+            terms = self._chunk_terms(length, step_scale)
+        if "toeplitz" in terms:
+            mixed = ops.einsum("bjh,hkj->bkh", u, terms["toeplitz"])
+        else:
+            mixed = ssm_ops.fft_conv(u, terms["kernel"], None)
+        from_state = ops.real(ops.einsum("bhn,hnk->bkh", state, terms["ahead"]))
+        injected = ops.einsum("bjh,hnj->bhn", ops.cast(u, "complex64"), terms["decays"])
+        new_state = ops.add(ops.multiply(terms["last"], state), injected)
+        return self._finish(mixed + from_state, u, keep), new_state
+
+    def _chunk_terms(self, length, step_scale):
+        """`chunk`'s constants for `length` steps, from the weights (tensors):
+        the kernel `K`, `C Λ̄^{k+1}` and `Λ̄^{C−1−j} B̄` `(H, N, C)`, `Λ̄^C`."""
         log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
-        kernel = ssm_ops.vandermonde(log_z, system["C"] * b_scale * system["B"], length)
-        mixed = ssm_ops.fft_conv(u, kernel, None)
+        b_bar = b_scale * system["B"]
         k = ops.cast(ops.arange(length), "complex64")
         powers = ops.exp(log_z[..., None] * (k + 1.0))  # (H, N, C): Λ̄^{k+1}
-        from_state = ops.real(ops.einsum("bhn,hnk->bkh", state * system["C"], powers))
         # Λ̄^{C−1−j} is powers[..., C−2−j] for j < C−1, and 1 for the last input.
         decays = ops.concatenate([ops.flip(powers[..., :-1], axis=-1), ops.ones_like(powers[..., :1])], axis=-1)
-        injected = ops.einsum("bjh,hnj->bhn", ops.cast(u, "complex64"), decays) * (b_scale * system["B"])
-        new_state = powers[..., -1] * state + injected
-        return self._finish(mixed + from_state, u, keep), new_state
+        return {
+            "kernel": ssm_ops.vandermonde(log_z, system["C"] * b_bar, length),
+            "ahead": system["C"][..., None] * powers,
+            "decays": decays * b_bar[..., None],
+            "last": powers[..., -1],
+        }
+
+    def chunk_system(self, step_scale=1.0):
+        """`(log Λ̄, B̄, C)` `(H, N)` complex64 numpy, of the current weights:
+        what a chunk pass reuses (`StreamConstants`). Call it eagerly.
+
+        >>> import numpy as np, keras_ssm
+        >>> layer = keras_ssm.S4DLayer(state_dim=8, seed=0)
+        >>> _ = layer(np.zeros((1, 4, 2), "float32"))
+        >>> [a.shape for a in layer.chunk_system()]
+        [(2, 4), (2, 4), (2, 4)]
+        """
+        log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
+        return tuple(ops.convert_to_numpy(x) for x in (log_z, b_scale * system["B"], system["C"]))
 
     def _real_chunk(self, u, state, step_scale):
         """`chunk` in real arithmetic, the state `(batch, H, N, 2)`."""

@@ -7,7 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ssm.models.streaming import _arrays, _compile
+from keras_ssm.layers.base import StreamConstants
+from keras_ssm.models.streaming import PackedState, _arrays, compile_step, frozen_weights
 
 
 def _restart(x, x0, keep):
@@ -69,7 +70,9 @@ class KeywordSpotter:
     one batch, each restarted from the initial state when its window is
     scored, so one of them has just heard the last window. Each sample goes
     through the model `window / hop` times, chunk by chunk with constant
-    memory. A keyword (any label outside `background`) is reported when its
+    memory, in one step compiled when the spotter starts (see
+    `keras_ssm.models.streaming.compile_step`: it keeps the weights it
+    started with). A keyword (any label outside `background`) is reported when its
     probability, averaged over the last `smoothing` windows (posterior
     smoothing), reaches `threshold`, once per `refractory_seconds`.
 
@@ -122,21 +125,27 @@ class KeywordSpotter:
         self.streams = self.window // self.hop
         state = model.get_initial_state(self.streams)
         self._frames = state["backbone"]["frames"]
-        self._initial = _arrays(state)
-        self._state = self._initial
-        self._step = _compile(self._advance)
+        self._packing = PackedState(_arrays(state))
+        self._initial = self._packing.pack(_arrays(state))
+        # Tensors of its own: a trace (torch.jit.trace) would take `_initial`
+        # for the input it is.
+        self._state = self._packing.pack(_arrays(model.get_initial_state(self.streams)))
+        self.constants = StreamConstants(model, model.backbone.step_scale)
+        with self.constants:
+            chunk, keep = np.zeros((self.streams, self.hop, 1), "float32"), np.ones(self.streams, bool)
+            self._step = compile_step(self._advance, frozen_weights(model), [chunk, keep], self._state)
         self._hops = 0  # hops heard so far
         self._pending = np.zeros(0, np.float32)
         self.scores, self.seconds = [], 0.0
 
-    def _advance(self, chunk, arrays, keep):
-        arrays = keras.tree.map_structure(lambda x, x0: _restart(x, x0, keep), arrays, self._initial)
+    def _advance(self, chunk, keep, *packed):
+        arrays = self._packing.unpack([_restart(x, x0, keep) for x, x0 in zip(packed, self._initial)])
         backbone = {"blocks": arrays["blocks"], "frames": self._frames}
         if "frontend" in arrays:
             backbone["frontend"] = arrays["frontend"]
         full = {"backbone": backbone, "sum": arrays["sum"], "count": arrays["count"], "last": arrays["last"]}
         logits, state = self.model.chunk(chunk, full)
-        return ops.softmax(logits, axis=-1), _arrays(state)
+        return (ops.softmax(logits, axis=-1), *self._packing.pack(_arrays(state)))
 
     def __call__(self, audio):
         """Feeds 1-D float samples (any number); returns the detections they
@@ -150,8 +159,9 @@ class KeywordSpotter:
             # Stream j % K starts anew before hop j: after hop j + K - 1 it
             # has heard exactly the last window.
             keep = np.arange(self.streams) != self._hops % self.streams
-            chunk = np.broadcast_to(hop[None, :, None], (self.streams, self.hop, 1))
-            probabilities, self._state = self._step(np.ascontiguousarray(chunk), self._state, keep)
+            chunk = np.ascontiguousarray(np.broadcast_to(hop[None, :, None], (self.streams, self.hop, 1)))
+            with self.constants:
+                probabilities, *self._state = self._step(chunk, keep, *self._state)
             self._hops += 1
             if self._hops < self.streams:
                 continue  # no stream has heard a whole window yet
