@@ -264,10 +264,11 @@ def data_section(data, family):
     and split (and speakers, where the metadata names them).
 
     >>> print(data_section({"name": "D", "source": "s", "license": "CC0", "split": "a / b"}, families.LRA))
-    D: s; CC0. Split: a / b.
+    D: s; CC0.
+    Split: a / b.
     """
     speakers = f" {data['speakers']}." if data.get("speakers") else ""
-    return f"{data['name']}: {data['source']}; {data['license']}{family.license_note}. Split: {data['split']}.{speakers}"
+    return f"{data['name']}: {data['source']}; {data['license']}{family.license_note}.\nSplit: {data['split']}.{speakers}"
 
 
 
@@ -308,7 +309,8 @@ reach 97-99 %.
 
 ![confusion matrix at 8 kHz](confusion_matrix.png)
 
-{per_class_section(m["confusion_matrix_8000hz"], metadata["labels"])}""",
+{per_class_section(m["confusion_matrix_8000hz"], metadata["labels"])}
+""",
         "model": f"""`SSMClassifier(SSMBackbone("{a['layer']}", depth={a['depth']}, width={a['width']}, layer_kwargs={json.dumps(a['layer_kwargs'])},
 frontend={json.dumps(front)}, spec_augment={json.dumps(spec_augment)}, norm="batch", prenorm=True,
 activation="{a['activation']}", dropout={a['dropout']}), num_classes={len(metadata['labels'])})`: a log-mel front end
@@ -331,7 +333,7 @@ padding masks; the epoch kept is the one of best validation accuracy.
         "limits": """Six male speakers with the same recording set-up in train and test (the canonical split is by repetition,
 not speaker): the test accuracy says little about new voices, other microphones or noise. Isolated digits
 only (no silence / unknown class). The validation split (300 clips) resolves about one point: several
-epochs tie near the top, and the later one is kept.""",
+epochs come within a clip or two of the best, and the first epoch of the best accuracy is kept.""",
     }
 
 

@@ -352,6 +352,11 @@ def candidate_choices(candidates, preset_recipe, layer):
                          f"({folder}/recipe.json): make it so, or pass the right --candidates")
     lines = "; ".join(f"{os.path.basename(d)} ({_band_limit(r)}): {100 * a8:.2f} % at 8 kHz, "
                       f"{100 * a4:.2f} % zero-shot at 4 kHz" for d, r, a8, a4 in candidates)
+    if len(candidates) == 1:
+        return [{"decision": f"{_band_limit(recipe)}: the variant the other layers' candidates chose by the rule "
+                             "(validation zero-shot 4 kHz >= 93 %, then validation at 8 kHz); only it was trained "
+                             f"for this layer. Validation: {lines}",
+                 "split": "validation"}]
     return [{"decision": f"recipe chosen among {len(candidates)} candidates by the rule fixed before they were "
                          f"trained (validation zero-shot 4 kHz >= {100 * GOAL_4000HZ:.0f} %, then the best validation "
                          f"accuracy at 8 kHz): {os.path.basename(folder)}. Validation: {lines}",
