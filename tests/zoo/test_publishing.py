@@ -120,5 +120,7 @@ def test_the_library_and_the_tools_import_neither_scripts_nor_tests():
                        if any(name.split(".")[0] in ("tests", "scripts") or name.startswith("publish_")
                               for name in _imports(path)))
     assert offenders == []
-    assert not [p.name for p in ROOT.joinpath("scripts").glob("publish_*_presets.py") if "lra" in p.name
-                or "speech" in p.name]
+    # A publishing script left in scripts/ only forwards to `python -m keras_ssm zoo publish`.
+    own = [path.name for path in ROOT.joinpath("scripts").glob("publish_*.py")
+           if any(isinstance(node, ast.FunctionDef) for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))]
+    assert own == []
