@@ -5,7 +5,7 @@ images in each mode of `keras_ssm.data.pathfinder.generate_image` and compares
 the distractor curves placed per image, the ink (share of non-zero pixels) and
 the orientations a curve can start with, with the published generator's
 figures in `benchmarks/results/pathfinder_reference.json` (written by
-`scripts/measure_pathfinder_reference.py`, which runs drewlinsley/pathfinder).
+`python -m benchmarks pathfinder_reference`, which runs drewlinsley/pathfinder).
 Writes `benchmarks/results/pathfinder_fidelity.{md,json,png}`.
 """
 
@@ -52,7 +52,7 @@ def report(rows, requested, usable, reference_usable):
         "# Pathfinder-32 (hard): keras_ssm's generator against the published one",
         "",
         "`python -m benchmarks pathfinder_fidelity`. Reference: drewlinsley/pathfinder run with LRA's settings by",
-        "`scripts/measure_pathfinder_reference.py`. Ink: share of non-zero pixels of the 8-bit image.",
+        "`python -m benchmarks pathfinder_reference`. Ink: share of non-zero pixels of the 8-bit image.",
         "",
         f"| generator | images | distractors placed (of {requested}) | histogram 0..{requested} | ink mean "
         "| ink p10 / p50 / p90 | ms / image |",

@@ -169,14 +169,32 @@ def stage_record(name, stage, summary, recipe, stop_reason=""):
             **start_record(summary, recipe), "spec": spec}
 
 
-def replay_command(name):
-    """The one command that replays preset `name`'s stages from the
-    repository root (each stage's stop and warm start are in its recipe).
+def replay_command(name, published=None):
+    """The command that replays preset `name`'s stages from the repository
+    root (each stage's stop and warm start are in its recipe). When its
+    recipe holds later stages than the `published` ones (planned, or run and
+    not kept), each published stage is trained alone (`--stage K`), so the
+    command stops where the preset does.
 
     >>> replay_command("fsdd_s5")
     'python -m keras_ssm train examples/recipes/fsdd_s5.json --out runs/fsdd_s5'
+    >>> replay_command("lra_text_s4d", published=1)
+    'python -m keras_ssm train examples/recipes/lra_text_s4d.json --out runs/lra_text_s4d --stage 1'
     """
-    return f"python -m keras_ssm train examples/recipes/{name}.json --out {run_folder('runs', name, 1)}"
+    command = f"python -m keras_ssm train examples/recipes/{name}.json --out {run_folder('runs', name, 1)}"
+    if published is None or published >= recipe_stages(name):
+        return command
+    return " && ".join(f"{command} --stage {k}" for k in range(1, published + 1))
+
+
+def recipe_stages(name):
+    """How many stages `examples/recipes/NAME.json` holds (1 + its `stages`).
+
+    >>> recipe_stages("lra_listops_s5")
+    3
+    """
+    with open(os.path.join("examples", "recipes", f"{name}.json"), encoding="utf-8") as f:
+        return 1 + len(json.load(f).get("stages", []))
 
 
 def training_record(name, stages, backend):
@@ -185,7 +203,7 @@ def training_record(name, stages, backend):
     and the command that replays them."""
     return {"stages": stages, "epochs": sum(s["epochs"] for s in stages),
             "seconds": round(sum(s["seconds"] for s in stages), 1), "hardware": machines(stages),
-            "backend": backend, "command": replay_command(name)}
+            "backend": backend, "command": replay_command(name, len(stages))}
 
 
 def machines(stages):

@@ -73,7 +73,7 @@ def test_difficulties(difficulty):
     _check_geometry(32, image, label, geometry, difficulty)
 
 
-# Measured by scripts/measure_pathfinder_reference.py on drewlinsley/pathfinder (the
+# Measured by `python -m benchmarks pathfinder_reference` on drewlinsley/pathfinder (the
 # generator of the LRA data) with LRA's 32 px settings: only these orientations can seed.
 PUBLISHED_SEED_ORIENTATIONS_32 = list(range(-150, -120))
 

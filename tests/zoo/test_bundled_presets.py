@@ -53,7 +53,7 @@ def test_metadata_names_data_split_command_and_files(name):
 @pytest.mark.parametrize("name", PRESETS)
 def test_outputs_are_pinned(name):
     """The same logits on every backend and after every later change."""
-    assert name in PINNED, f"run scripts/pin_preset_outputs.py {name}"
+    assert name in PINNED, f"run python -m keras_ssm zoo publish pins {name}"
     metadata = zoo.describe(name)
     entry = PINNED[name]
     assert entry["sha256"] == metadata["files"]["model.weights.h5"], "the preset changed: re-pin it on purpose"
@@ -71,7 +71,7 @@ def test_a_real_bundled_example_is_pinned_at_full_length(name):
     delivers it (full length, padded to its bucket, with its mask): the same
     logits on every backend as on JAX when the preset was pinned."""
     example = PINNED[name].get("bundled_example")
-    assert example is not None, f"run scripts/pin_preset_outputs.py --bundled-example-only {name}"
+    assert example is not None, f"run python -m keras_ssm zoo publish pins --bundled-example-only {name}"
     metadata = zoo.describe(name)
     assert PINNED[name]["sha256"] == metadata["files"]["model.weights.h5"], "the preset changed: re-pin it on purpose"
     inputs, label = bundled_example(metadata)
