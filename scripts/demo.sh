@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=3 KERAS_BACKEND=${KERAS_BACKEND:-jax}
+# On JAX and torch, TensorFlow only reads the data (tf.data): its oneDNN kernels compute nothing here, and
+# their start-up notice is printed before TF_CPP_MIN_LOG_LEVEL applies.
+[ "$KERAS_BACKEND" = tensorflow ] || export TF_ENABLE_ONEDNN_OPTS=0
 python=.venv/bin/python
 $python -m keras_ssm zoo list
 echo

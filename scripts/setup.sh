@@ -18,5 +18,7 @@ pip=(.venv/bin/python -m pip install --quiet --no-compile)
 "${pip[@]}" --upgrade pip
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 "${pip[@]}" "torch==2.13.0" -c constraints.txt
-"${pip[@]}" -c constraints.txt -e ".[all,test,plot,export]"
+# setuptools warns on every editable install that a folder named like the package may shadow it;
+# here that folder is the package itself.
+PYTHONWARNINGS="ignore:Editable installation" "${pip[@]}" -c constraints.txt -e ".[all,test,plot,export]"
 echo "$want" > "$stamp"
