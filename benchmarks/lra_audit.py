@@ -1,0 +1,172 @@
+"""The LRA recipe audit (issue #30): the first steps of candidate configurations, point by point.
+
+Each *arm* is the base recipe with a few fields changed (`ARMS`). An arm is built and compiled by the
+recipe's own builders, with the schedule of its planned long run (`--planned-epochs`), then trained
+for `--epochs` (a fraction of an epoch is allowed) and scored on the whole validation split
+`--checks` times along the way. Nothing here reads the test split.
+
+    python -m benchmarks lra_audit --arms P A B C --epochs 0.5 --checks 4 --out ../runs/audit
+    python -m benchmarks lra_audit --arms P A B C --probe 12          # tokens/s only, no validation
+
+Every arm writes one CSV row per check: the fraction of an epoch seen, the training loss of the
+steps since the last check, the validation accuracy with its 95 % interval, and the training
+tokens per second of those steps (validation time excluded). The probe times `--probe` steps after
+two warm-up steps and scores nothing.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import time
+
+from keras_ssm.training.recipe import _merged
+
+IMAGE = "examples/recipes/lra_image_s5.json"
+# The audit sees a fraction of an epoch: every arm warms up over the same 0.2 epoch.
+AUDIT_WARMUP = 0.2
+ARMS = {
+    "image": {
+        # The published preset's model and optimizer (stage 1).
+        "P": {},
+        # S4's small-model optimizer on the preset's model: lr 1e-2, wd 0.01, SSM parameters at 1e-3 undecayed.
+        "A": {"optimizer": {"lr": 0.01, "ssm_lr": 0.001, "weight_decay": 0.01, "groups": "standard"}},
+        # A at width 128.
+        "B": {"model": {"width": 128},
+              "optimizer": {"lr": 0.01, "ssm_lr": 0.001, "weight_decay": 0.01, "groups": "standard"}},
+        # S4's example.py: S4D-Lin 4 x 128, N 64, causal, post-LayerNorm, GELU + GLU, dropout 0.1.
+        "C": {"model": {"layer": "s4d", "width": 128, "norm": "layer", "prenorm": False, "activation": "glu",
+                        "layer_kwargs": {"state_dim": 64, "init": "lin"}},
+              "optimizer": {"lr": 0.01, "ssm_lr": 0.001, "weight_decay": 0.01, "groups": "standard"}},
+        # C, bidirectional (LRA's Image models are).
+        "Cb": {"model": {"layer": "s4d", "width": 128, "norm": "layer", "prenorm": False, "activation": "glu",
+                         "layer_kwargs": {"state_dim": 64, "init": "lin", "bidirectional": True}},
+               "optimizer": {"lr": 0.01, "ssm_lr": 0.001, "weight_decay": 0.01, "groups": "standard"}},
+    },
+}
+
+
+def wilson(correct, n, z=1.96):
+    """The 95 % Wilson interval of `correct` of `n`."""
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def arm_recipe(base, overrides, planned_epochs):
+    """The stage-1 recipe of one arm: `overrides` over the base file's stage 1."""
+    from keras_ssm.training.recipe import parse_recipe
+
+    with open(base, encoding="utf-8") as f:
+        raw = json.load(f)
+    raw = {key: value for key, value in raw.items() if key != "stages"}
+    raw["data"]["path"] = os.path.join(os.path.dirname(os.path.abspath(base)), raw["data"]["path"])
+    raw = _merged(raw, {"epochs": planned_epochs, "optimizer": {"warmup_epochs": AUDIT_WARMUP}})
+    if "layer" in overrides.get("model", {}):  # another layer kind takes none of the base layer's arguments
+        raw["model"]["layer_kwargs"] = {}
+    return parse_recipe(_merged(raw, overrides))
+
+
+class _TrainTimer:
+    """Seconds spent in training steps (not validation) since the last `take()`."""
+
+    def __init__(self):
+        import keras
+
+        timer = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                timer._begin = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                timer.seconds += time.perf_counter() - timer._begin
+                timer.steps += 1
+
+        self.callback = Callback()
+        self.seconds, self.steps, self._begin = 0.0, 0, 0.0
+
+    def take(self):
+        seconds, steps = self.seconds, self.steps
+        self.seconds, self.steps = 0.0, 0
+        return seconds, steps
+
+
+def run_arm(name, recipe, epochs, checks, probe, writer, out):
+    import keras
+
+    from keras_ssm.training.recipe import build_model, compile_model, load_data, _steps
+
+    keras.utils.set_random_seed(recipe["seed"])
+    data = load_data(recipe)
+    steps_per_epoch = _steps(data.train)
+    model = build_model(recipe, data)
+    compile_model(model, recipe, steps_per_epoch)
+    batch, length = recipe["data"]["batch_size"], data.max_length
+    timer = _TrainTimer()
+    train = data.train.repeat()
+    common = dict(arm=name, backend=keras.backend.backend(), layer=recipe["model"]["layer"],
+                  width=recipe["model"]["width"], parameters=None)
+    if probe:
+        model.fit(train, steps_per_epoch=2, epochs=1, verbose=0)  # compile
+        timer.take()
+        model.fit(train, steps_per_epoch=probe, epochs=1, verbose=0, callbacks=[timer.callback])
+        seconds, steps = timer.take()
+        row = {**common, "parameters": model.count_params(), "epoch": "", "loss": "", "val_accuracy": "",
+               "val_low": "", "val_high": "", "tokens_per_s": round(steps * batch * length / seconds)}
+        writer.writerow(row)
+        print(json.dumps(row), flush=True)
+        return
+    per_check = max(1, round(epochs * steps_per_epoch / checks))
+    n_val = data.num_examples["validation"]
+    for k in range(1, checks + 1):
+        history = model.fit(train, steps_per_epoch=per_check, epochs=1, verbose=2, callbacks=[timer.callback])
+        seconds, steps = timer.take()
+        _, accuracy = model.evaluate(data.validation, verbose=0)
+        low, high = wilson(round(accuracy * n_val), n_val)
+        row = {**common, "parameters": model.count_params(), "epoch": round(k * per_check / steps_per_epoch, 3),
+               "loss": round(history.history["loss"][-1], 4), "val_accuracy": round(accuracy, 4),
+               "val_low": round(low, 4), "val_high": round(high, 4),
+               "tokens_per_s": round(steps * batch * length / seconds)}
+        writer.writerow(row)
+        print(json.dumps(row), flush=True)
+    model.save(os.path.join(out, f"{name}.keras"))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks lra_audit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="image", choices=sorted(ARMS))
+    parser.add_argument("--arms", nargs="+", default=None, help="arm names (default: all of the task's)")
+    parser.add_argument("--epochs", type=float, default=0.5, help="training epochs per arm (fractions allowed)")
+    parser.add_argument("--checks", type=int, default=4, help="validation checks per arm")
+    parser.add_argument("--planned-epochs", type=int, default=20, help="the long run's schedule length")
+    parser.add_argument("--probe", type=int, default=0, help="time this many steps per arm; no validation")
+    parser.add_argument("--out", required=True, help="folder of the CSV and the arms' models (outside git)")
+    args = parser.parse_args(argv)
+    base = {"image": IMAGE}[args.task]
+    arms = args.arms or list(ARMS[args.task])
+    unknown = sorted(set(arms) - set(ARMS[args.task]))
+    if unknown:
+        parser.error(f"--arms: unknown {unknown}; the {args.task} arms are {sorted(ARMS[args.task])}")
+    os.makedirs(args.out, exist_ok=True)
+    import keras
+
+    path = os.path.join(args.out, f"{args.task}_{'probe' if args.probe else 'curve'}_{keras.backend.backend()}.csv")
+    fields = ["arm", "backend", "layer", "width", "parameters", "epoch", "loss", "val_accuracy", "val_low",
+              "val_high", "tokens_per_s"]
+    new = not os.path.exists(path)
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        if new:
+            writer.writeheader()
+        for name in arms:
+            recipe = arm_recipe(base, ARMS[args.task][name], args.planned_epochs)
+            run_arm(name, recipe, args.epochs, args.checks, args.probe, writer, args.out)
+            f.flush()
+
+
+if __name__ == "__main__":
+    main()
