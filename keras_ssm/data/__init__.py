@@ -44,7 +44,7 @@ _LOADERS = {
     "resample": "speech",
 }
 
-# task name -> (loader name, preset options)
+# task name -> (loader name, the options the task name implies)
 TASKS = {
     "listops": ("load_listops", {}),
     "text": ("load_text", {}),
@@ -87,8 +87,8 @@ def load(task, data_dir, **options):
         data_dir: the folder holding the task's data in one of its
             canonical layouts (see each loader).
         **options: passed to the task's loader (`batch_size`, `seed`,
-            `max_length`, `sample_rate`, ...). A task alias's presets
-            (e.g. `pathx` -> `size=128`) can be overridden.
+            `max_length`, `sample_rate`, ...). The options a task name
+            implies (e.g. `pathx` -> `size=128`) can be overridden.
 
     Returns:
         `TaskData` with `train`, `validation`, `test` datasets and metadata.
@@ -104,8 +104,8 @@ def load(task, data_dir, **options):
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}.")
-    loader, presets = TASKS[task]
-    return __getattr__(loader)(data_dir, **{**presets, **options})
+    loader, implied = TASKS[task]
+    return __getattr__(loader)(data_dir, **{**implied, **options})
 
 
 __all__ = [

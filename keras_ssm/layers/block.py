@@ -65,9 +65,18 @@ class SSMBlock(keras.layers.Layer):
 
     Inputs `(batch, length, H)`, outputs the same shape.
 
+    Attributes: `layer`, `norm` and `dropout` are the sublayers (as
+    `keras.layers.Wrapper.layer`); the choices they were made from are
+    `norm_type` and `dropout_rate`. A backbone's `layer`, `norm` and `dropout`
+    are those choices (a name, a name, a rate), its blocks the layers. The
+    sublayers' attribute names are the paths of their weights in a saved
+    model, so they stay as they are.
+
     Example:
     >>> import numpy as np
     >>> block = SSMBlock("s4d", layer_kwargs={"state_dim": 16}, activation="half_glu1")
+    >>> type(block.norm).__name__, block.norm_type, block.dropout_rate
+    ('BatchNormalization', 'batch', 0.0)
     >>> tuple(block(np.ones((2, 50, 8), "float32")).shape)
     (2, 50, 8)
     """

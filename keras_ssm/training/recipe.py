@@ -232,13 +232,13 @@ def _as_tuple(types):
 
 
 def _loader(task):
-    """The loader function of a `keras_ssm.data` task and its preset options."""
+    """The loader function of a `keras_ssm.data` task and the options its name implies."""
     from keras_ssm import data
 
     if task not in data.TASKS:
         raise ValueError(f"Recipe field `data.task` must be one of {sorted(data.TASKS)}, got {task!r}.")
-    name, presets = data.TASKS[task]
-    return getattr(data, name), presets
+    name, implied = data.TASKS[task]
+    return getattr(data, name), implied
 
 
 def _check_data(section):
@@ -713,9 +713,9 @@ def make_distribution(recipe):
 
 def _data_options(recipe):
     """The loader options a recipe's data runs with: the loader's defaults,
-    the task's presets, then the recipe's own fields."""
-    _, presets = _loader(recipe["data"]["task"])
-    return {**_loader_defaults(recipe["data"]["task"]), **presets, **recipe["data"]}
+    the options the task's name implies, then the recipe's own fields."""
+    _, implied = _loader(recipe["data"]["task"])
+    return {**_loader_defaults(recipe["data"]["task"]), **implied, **recipe["data"]}
 
 
 def _loader_defaults(task):

@@ -95,7 +95,7 @@ def _verified(folder):
     try:
         with open(folder / METADATA_FILE, encoding="utf-8") as file:
             metadata = check_metadata(json.load(file))
-        check_files(folder, metadata, fix="")
+        check_files(folder, metadata)
     except (OSError, ValueError):
         return False
     return True

@@ -10,8 +10,8 @@ from keras_ssm.models.preprocessor import SSMPreprocessor
 from keras_ssm.models.preset_loader import register_preset_loader
 from keras_ssm.models.rate import step_scale_for_rate
 from keras_ssm.models.task import SSMTask
-from keras_ssm.zoo.errors import PresetError
-from keras_ssm.zoo.registry import locate
+from keras_ssm.zoo.errors import PresetError, repair_hint
+from keras_ssm.zoo.registry import how_to_repair, locate
 from keras_ssm.zoo.verify import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, check_config, check_files, read_metadata
 
 
@@ -28,30 +28,30 @@ def describe(name_or_path):
     >>> for name in zoo.list_presets():
     ...     assert {"task", "labels", "input", "metrics"} <= set(zoo.describe(name))
     """
-    folder, fix = locate(name_or_path)
-    return read_metadata(folder, fix)
+    folder = locate(name_or_path)
+    with repair_hint(how_to_repair(name_or_path, folder)):
+        return read_metadata(folder)
 
 
 def _verified_config(name_or_path):
-    """The preset's folder, metadata and checked config; every file's sha256
-    is checked first."""
-    folder, fix = locate(name_or_path)
-    metadata = read_metadata(folder, fix)
-    check_files(folder, metadata, fix)
-    path = folder / CONFIG_FILE
-    try:
-        with open(path, encoding="utf-8") as file:
-            config = json.load(file)
-    except ValueError as error:
-        raise PresetError(f"{path} is not readable JSON ({error}). {fix}") from None
-    try:
+    """The preset's folder, metadata, checked config and class, and the
+    sentence that ends its errors; every file's sha256 is checked first."""
+    folder = locate(name_or_path)
+    hint = how_to_repair(name_or_path, folder)
+    with repair_hint(hint):
+        metadata = read_metadata(folder)
+        check_files(folder, metadata)
+        path = folder / CONFIG_FILE
+        try:
+            with open(path, encoding="utf-8") as file:
+                config = json.load(file)
+        except ValueError as error:
+            raise PresetError(f"{path} is not readable JSON ({error}).") from None
         cls = check_config(config, where=str(path))
-    except PresetError as error:
-        raise PresetError(f"{error} {fix}") from None
-    return folder, metadata, config, cls, fix
+    return folder, metadata, config, cls, hint
 
 
-def _preprocessor_spec(metadata, folder, fix):
+def _preprocessor_spec(metadata, folder):
     """The serialized preprocessor of `metadata["input"]["preprocessor"]`
     (None if there is none), checked to name a keras_ssm preprocessor class."""
     spec = metadata["input"].get("preprocessor")
@@ -63,19 +63,20 @@ def _preprocessor_spec(metadata, folder, fix):
     if not (isinstance(cls, type) and issubclass(cls, SSMPreprocessor) and isinstance(spec.get("config"), dict)):
         raise PresetError(
             f"{folder / METADATA_FILE}: `input.preprocessor` must be a serialized keras_ssm preprocessor "
-            f"(e.g. registered_name 'keras_ssm>ByteTokenizer' and its config), got {spec!r}. {fix}"
+            f"(e.g. registered_name 'keras_ssm>ByteTokenizer' and its config), got {spec!r}."
         )
     return spec
 
 
-def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=False):
+def _build(folder, metadata, config, stored, hint, sample_rate=None, compile=False):
     # Arguments are checked before anything is built.
     if compile and not issubclass(stored, SSMTask):
         raise ValueError(
             f"`compile=True` compiles a classifier for `evaluate`; the preset in {folder} holds "
             f"a {stored.__name__}."
         )
-    preprocessor = _preprocessor_spec(metadata, folder, fix)
+    with repair_hint(hint):
+        preprocessor = _preprocessor_spec(metadata, folder)
     if preprocessor is not None and issubclass(stored, SSMTask):
         # The task carries the text-to-ids mapping of its training data (keras-hub's `Task.preprocessor`).
         config = dict(config, config=dict(config["config"], preprocessor=preprocessor))
@@ -97,7 +98,8 @@ def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=Fals
         # registered when its variables are made: deferring them would leave
         # them out of the module (exporters then trace them as constants).
         model = _deserialize(config, folder, metadata)
-        _load_weights(model, folder, fix)
+        with repair_hint(hint):
+            _load_weights(model, folder)
         if compile:
             _compile(model)
         return model
@@ -107,8 +109,8 @@ def _build(folder, metadata, config, stored, fix, sample_rate=None, compile=Fals
     # the weights overwrite at once. Leaving the outer scope initialises them.
     with keras.StatelessScope():
         model = _deserialize(config, folder, metadata)
-        with keras.StatelessScope() as loaded:  # records the assignments
-            _load_weights(model, folder, fix)
+        with keras.StatelessScope() as loaded, repair_hint(hint):  # records the assignments
+            _load_weights(model, folder)
         to_assign = _initialise_with_loaded_values(model, loaded)
     for variable, value in to_assign:
         variable.assign(value)
@@ -127,12 +129,12 @@ def _deserialize(config, folder, metadata):
         ) from error
 
 
-def _load_weights(model, folder, fix):
+def _load_weights(model, folder):
     try:
         model.load_weights(folder / WEIGHTS_FILE)
     except Exception as error:
         raise PresetError(
-            f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}. {fix}"
+            f"The weights {folder / WEIGHTS_FILE} do not fit the model of {CONFIG_FILE}: {error}."
         ) from error
 
 
@@ -220,8 +222,8 @@ def load(name_or_path, sample_rate=None, compile=False):
     >>> zoo.load(folder, sample_rate=16000).backbone.step_scale
     0.5
     """
-    folder, metadata, config, stored, fix = _verified_config(name_or_path)
-    return _build(folder, metadata, config, stored, fix, sample_rate=sample_rate, compile=compile)
+    folder, metadata, config, stored, hint = _verified_config(name_or_path)
+    return _build(folder, metadata, config, stored, hint, sample_rate=sample_rate, compile=compile)
 
 
 def from_preset(cls, name_or_path, num_classes=None, **kwargs):
@@ -253,7 +255,7 @@ def from_preset(cls, name_or_path, num_classes=None, **kwargs):
     >>> SSMClassifier.from_preset(folder, num_classes=5).output_shape  # a new 5-way head
     (None, 5)
     """
-    folder, metadata, config, stored, fix = _verified_config(name_or_path)
+    folder, metadata, config, stored, hint = _verified_config(name_or_path)
     if num_classes is not None:
         if not issubclass(cls, SSMTask):
             raise ValueError(f"`num_classes` sets a task model's new head; a {cls.__name__} has none: "
@@ -261,9 +263,9 @@ def from_preset(cls, name_or_path, num_classes=None, **kwargs):
         _check_num_classes(num_classes, folder, config, stored)
     if issubclass(stored, cls):
         if num_classes is None:
-            return _build(folder, metadata, config, stored, fix, **kwargs)
+            return _build(folder, metadata, config, stored, hint, **kwargs)
         compile = kwargs.pop("compile", False)
-        model = _with_new_head(_build(folder, metadata, config, stored, fix, **kwargs), num_classes)
+        model = _with_new_head(_build(folder, metadata, config, stored, hint, **kwargs), num_classes)
         if compile:
             _compile(model)
         return model
@@ -272,7 +274,7 @@ def from_preset(cls, name_or_path, num_classes=None, **kwargs):
         if issubclass(backbone_class, cls):
             if kwargs.get("compile"):
                 raise ValueError("`compile=True` compiles a classifier; a backbone is not compiled.")
-            return _build(folder, metadata, config, stored, fix, **kwargs).backbone
+            return _build(folder, metadata, config, stored, hint, **kwargs).backbone
     raise PresetError(
         f"The preset {name_or_path!r} holds a {stored.__name__}, not a {cls.__name__}: load it "
         f"with {stored.__name__}.from_preset(...) or keras_ssm.zoo.load(...)."

@@ -75,15 +75,12 @@ def _unknown(name):
 
 
 def locate(name_or_path):
-    """`(folder, fix)`: the local folder of a preset and a sentence saying
-    how to repair it should a check fail. Downloads a URL into the cache."""
+    """The local folder of a preset (a `pathlib.Path`). Downloads a URL into
+    the cache."""
     if isinstance(name_or_path, str) and name_or_path.startswith(URL_SCHEMES):
         from keras_ssm.zoo.download import download_preset
 
-        folder = download_preset(name_or_path)
-        return folder, (
-            f"Delete the cache folder {folder} and load {name_or_path} again to download it anew."
-        )
+        return download_preset(name_or_path)
     if isinstance(name_or_path, str) and "://" in name_or_path:
         scheme = name_or_path.split("://", 1)[0]
         raise PresetError(
@@ -96,11 +93,7 @@ def locate(name_or_path):
             f"{type(name_or_path).__name__}."
         )
     if isinstance(name_or_path, str) and name_or_path in list_presets():
-        folder = bundled_root() / name_or_path
-        return folder, (
-            "This bundled preset is damaged: reinstall keras-ssm (in a source checkout, restore "
-            f"zoo/{name_or_path} with git)."
-        )
+        return bundled_root() / name_or_path
     folder = pathlib.Path(name_or_path).expanduser()
     if folder.is_dir():
         if not (folder / METADATA_FILE).is_file():
@@ -108,11 +101,25 @@ def locate(name_or_path):
                 f"The folder {folder} is not a preset: it holds no {METADATA_FILE}. Save one with "
                 "keras_ssm.zoo.save_preset(model, folder, metadata)."
             )
-        return folder.resolve(), (
-            f"Save the preset in {folder} again with keras_ssm.zoo.save_preset, or copy it again "
-            "from where it came from."
-        )
+        return folder.resolve()
     raise _unknown(os.fspath(name_or_path))
+
+
+def how_to_repair(name_or_path, folder):
+    """The sentence that ends an error about the preset `name_or_path`
+    (located at `folder`): what its user can do, which depends on where the
+    preset came from."""
+    if isinstance(name_or_path, str) and name_or_path.startswith(URL_SCHEMES):
+        return f"Delete the cache folder {folder} and load {name_or_path} again to download it anew."
+    if isinstance(name_or_path, str) and name_or_path in list_presets():
+        return (
+            "This bundled preset is damaged: reinstall keras-ssm (in a source checkout, restore "
+            f"zoo/{name_or_path} with git)."
+        )
+    return (
+        f"Save the preset in {folder} again with keras_ssm.zoo.save_preset, or copy it again "
+        "from where it came from."
+    )
 
 
 def preset_path(name_or_path):
@@ -138,4 +145,4 @@ def preset_path(name_or_path):
     >>> zoo.preset_path(str(folder)) == folder
     True
     """
-    return locate(name_or_path)[0]
+    return locate(name_or_path)

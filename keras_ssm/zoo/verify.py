@@ -186,28 +186,23 @@ def check_choices(choices, where="metadata.json"):
     return choices
 
 
-def read_metadata(folder, fix):
-    """The checked metadata of the preset in `folder`; `fix` (a sentence)
-    says what to do when it is missing or broken."""
+def read_metadata(folder):
+    """The checked metadata of the preset in `folder`."""
     path = pathlib.Path(folder) / METADATA_FILE
     where = str(path)
     try:
         with open(path, encoding="utf-8") as file:
             metadata = json.load(file)
     except FileNotFoundError:
-        raise PresetError(f"The preset folder {folder} holds no {METADATA_FILE}. {fix}") from None
+        raise PresetError(f"The preset folder {folder} holds no {METADATA_FILE}.") from None
     except (OSError, ValueError) as error:
-        raise PresetError(f"{where} is not readable JSON ({error}). {fix}") from None
-    try:
-        return check_metadata(metadata, where)
-    except PresetError as error:
-        raise PresetError(f"{error} {fix}") from None
+        raise PresetError(f"{where} is not readable JSON ({error}).") from None
+    return check_metadata(metadata, where)
 
 
-def check_files(folder, metadata, fix):
+def check_files(folder, metadata):
     """Checks that every file listed in `metadata["files"]` lies inside
-    `folder`, exists and has its sha256; `fix` (a sentence) ends every
-    message."""
+    `folder`, exists and has its sha256."""
     folder = pathlib.Path(folder)
     root = folder.resolve()
     for name, expected in metadata["files"].items():
@@ -215,16 +210,16 @@ def check_files(folder, metadata, fix):
         path = folder / name
         # resolve() follows symlinks: a link out of the folder is refused too.
         if not path.resolve().is_relative_to(root):
-            raise PresetError(f"The preset file {name!r} in {folder} resolves outside the folder. {fix}")
+            raise PresetError(f"The preset file {name!r} in {folder} resolves outside the folder.")
         if not path.is_file():
             raise PresetError(
-                f"The preset file {name!r} listed in {METADATA_FILE} is missing from {folder}. {fix}"
+                f"The preset file {name!r} listed in {METADATA_FILE} is missing from {folder}."
             )
         actual = sha256_file(path)
         if actual != expected:
             raise PresetError(
                 f"The preset file {path} is damaged or incomplete: its sha256 is {actual}, "
-                f"but {METADATA_FILE} lists {expected}. {fix}"
+                f"but {METADATA_FILE} lists {expected}."
             )
 
 
