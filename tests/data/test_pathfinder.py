@@ -99,6 +99,52 @@ def test_release_mode_seeds_as_the_published_generator():
     assert np.mean(placed["release"]) < 2.0 < 4.0 < np.mean(placed["parameters"])
 
 
+def _marker_layers(monkeypatch):
+    """Records, per generated image, each marker's own layer (float, 0..1) and the peak the image is scaled by."""
+    from keras_ssm.data.pathfinder import generator
+
+    drawn, draw = [], generator._Image.markers
+
+    def recording(canvas, points):
+        layer = draw(canvas, points)
+        drawn.append(([draw(canvas, [p]) for p in points], max(float(canvas.image.max()), float(layer.max()))))
+        return layer
+
+    monkeypatch.setattr(generator._Image, "markers", recording)
+    return drawn
+
+
+def _centroid(layer, point, window=3):
+    r, c = point
+    rows, cols = np.mgrid[r - window:r + window + 1, c - window:c + window + 1]
+    part = layer[r - window:r + window + 1, c - window:c + window + 1].astype(np.float64)
+    return (rows * part).sum() / part.sum() - r, (cols * part).sum() / part.sum() - c
+
+
+# The published generator's markers (benchmarks/results/pathfinder_fidelity.md, drewlinsley/pathfinder
+# ab9c130): 8 px at or above half the peak, the peak at 1.0 of the marker contrast, the intensity-weighted
+# centre (-0.24, -0.21) px from the marker point (a disk centred on the point's top-left sub-pixel).
+@pytest.mark.parametrize("mode, size, lo, hi", [("release", 8, -0.30, -0.15), ("parameters", 10, 0.2, 0.32)])
+def test_markers_are_drawn_as_the_published_generator_in_release_mode(monkeypatch, mode, size, lo, hi):
+    drawn = _marker_layers(monkeypatch)
+    checked = 0
+    for seed in range(6):
+        image, label, geometry = pathfinder.generate_image(32, label=seed % 2, seed=seed, mode=mode)
+        layers, peak = drawn.pop()
+        for layer, point in zip(layers, geometry["markers"]):
+            assert 0.98 <= layer.max() <= 1.0
+            # release: the saved image holds each marker whole at the image's scale (max-combined, as
+            # the original; a curve may be brighter under it)
+            on = layer >= layer.max() / 2
+            assert mode != "release" or (image[on] >= np.round(layer[on] * 255 / peak) - 1).all()
+            if min(point) >= 3 and max(point) <= 28:  # the whole marker inside the image
+                assert (layer >= layer.max() / 2).sum() == size
+                dr, dc = _centroid(layer, point)
+                assert lo < dr < hi and lo < dc < hi, (dr, dc)
+                checked += 1
+    assert checked >= 6
+
+
 def test_generation_is_deterministic_for_a_seed():
     a = pathfinder.generate_image(32, seed=11)
     b = pathfinder.generate_image(32, seed=11)

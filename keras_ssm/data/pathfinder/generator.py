@@ -34,8 +34,10 @@ reports "no free coordinates" and the whole curve is dropped (at 32 px only
 the 30 orientations -150..-121 degrees can seed), so about 1.2 of the 5
 distractors requested at the hard level are placed, and the first target
 curve always starts up and to the left. `"release"` reproduces that rule (and
-the original's rounded-up dash ends), matching the published generator's
-distractor count and ink (`benchmarks/results/pathfinder_fidelity.md`); use it
+the original's rounded-up dash ends and marker disks, a quarter pixel up and
+left of the marker point), matching the published generator's distractor
+count, ink, markers and pixel histogram
+(`benchmarks/results/pathfinder_fidelity.md`); use it
 for numbers that compare with the papers'. At 64 px 94 orientations can seed;
 at 128 px (Path-X) 354 or 360, so there the two modes nearly agree
 (`seed_orientations`).
@@ -467,10 +469,27 @@ class _Image:
         return curve
 
     def markers(self, points):
-        """Disks of `marker_radius` at `points`, rendered supersampled: float [0, 1] image."""
+        """Disks of `marker_radius` at `points`, rendered supersampled: float [0, 1] image.
+
+        `"parameters"`: a disk centred on the pixel's centre. `"release"`: as the
+        published generator draws them, each disk alone: the supersampled pixels
+        within `marker_radius * antialias` of supersampled pixel `point *
+        antialias` (a disk centred on that pixel's top-left sub-pixel, so its
+        centre lands a quarter pixel up and left of the point after downsampling;
+        29 sub-pixels, 8 px above half the peak), downsampled with Lanczos; the
+        markers are max-combined.
+        """
         from PIL import Image, ImageDraw
 
         a, n, radius = self.s.antialias, self.shape[0], self.s.marker_radius
+        if self.release:
+            layer = np.zeros(self.shape, np.float32)
+            y, x = np.ogrid[:n * a, :n * a]
+            for r, c in points:
+                disk = (y - r * a) ** 2 + (x - c * a) ** 2 <= (radius * a) ** 2
+                canvas = Image.fromarray(np.where(disk, 255, 0).astype(np.uint8))
+                np.maximum(layer, np.asarray(canvas.resize((n, n), Image.LANCZOS), np.float32) / 255.0, out=layer)
+            return layer
         canvas = Image.new("L", (n * a, n * a), 0)
         draw = ImageDraw.Draw(canvas)
         for r, c in points:
