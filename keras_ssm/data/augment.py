@@ -110,3 +110,135 @@ def mix_noise(audio, noise, probability, max_volume):
     clip = tf.roll(clip, tf.random.uniform([], 0, length, dtype=tf.int32), axis=0)
     volume = tf.random.uniform([], 0.0, max_volume) * tf.cast(tf.random.uniform([]) < probability, tf.float32)
     return tf.clip_by_value(audio + volume * clip, -1.0, 1.0)
+
+
+# Edge windows: what a keyword spotter sees in a stream when its 1 s window
+# cuts a word. The word is located by its energy, computed once per clip in
+# numpy (`energy_profile`); `edge_window` shifts a clip in the tf.data
+# pipeline and says how much of the word's energy stayed inside.
+
+EDGE_FRAME_SECONDS = 0.01
+EDGE_FLOOR_PERCENTILE = 10
+EDGE_FLOOR_RATIO = 1e-3  # -30 dB below the loudest frame
+
+
+def energy_profile(audio, rate):
+    """The word's cumulative energy over a clip, and the clip's background level.
+
+    `audio` is `(..., length)` float at `rate` Hz. The clip is cut into 10 ms
+    frames (`rate // 100` samples, the last one possibly shorter) and each
+    frame's power (mean square) measured. The noise floor is the larger of
+    the 10th percentile of the frame powers (the background between words)
+    and 1/1000 of the loudest frame's power (-30 dB); a frame's word energy
+    is its power above that floor times its length, spread evenly over its
+    samples. A clip with no frame above its floor (silence, stationary noise)
+    counts every sample alike.
+
+    Returns:
+        `(cumulative, background)`: float32 `(..., frames + 1)`, the share of
+        the clip's word energy before each frame boundary (0 first, 1 last;
+        between boundaries it grows linearly), and float32 `(...)`, the
+        background's RMS (the square root of the 10th-percentile power).
+
+    >>> import numpy as np
+    >>> clip = np.zeros(1000, np.float32)
+    >>> clip[600:800] = 0.5  # a "word" in frames 6 and 7 of ten
+    >>> cumulative, background = energy_profile(clip, 10000)
+    >>> cumulative.round(2).tolist(), float(background)
+    ([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0], 0.0)
+    """
+    audio = np.asarray(audio, np.float64)
+    length = audio.shape[-1]
+    frame = max(1, int(rate * EDGE_FRAME_SECONDS))
+    frames = -(-length // frame)
+    padded = np.zeros(audio.shape[:-1] + (frames * frame,))
+    padded[..., :length] = audio
+    sizes = np.full(frames, frame, np.float64)
+    sizes[-1] = length - (frames - 1) * frame
+    power = (padded ** 2).reshape(audio.shape[:-1] + (frames, frame)).sum(-1) / sizes
+    quiet = np.percentile(power, EDGE_FLOOR_PERCENTILE, axis=-1)
+    floor = np.maximum(quiet, EDGE_FLOOR_RATIO * power.max(-1))
+    energy = np.maximum(power - floor[..., None], 0.0) * sizes
+    total = energy.sum(-1, keepdims=True)
+    uniform = np.broadcast_to(sizes, energy.shape)  # no word found: every sample alike
+    energy = np.where(total > 0, energy, uniform)
+    cumulative = np.concatenate([np.zeros(energy.shape[:-1] + (1,)), np.cumsum(energy, -1)], -1)
+    cumulative = cumulative / cumulative[..., -1:]
+    cumulative[..., -1] = 1.0
+    return cumulative.astype(np.float32), np.sqrt(quiet).astype(np.float32)
+
+
+def _energy_before(cumulative, frame, length, t):
+    """Share of the word's energy in samples `[0, t)` (tf; `t` int32 in [0, length])."""
+    import tensorflow as tf
+
+    frames = tf.shape(cumulative)[0] - 1
+    k = tf.minimum(t // frame, frames - 1)
+    start = k * frame
+    size = tf.minimum(frame, length - start)
+    step = tf.cast(t - start, tf.float32) / tf.cast(size, tf.float32)
+    return cumulative[k] + step * (cumulative[k + 1] - cumulative[k])
+
+
+def _sample_reaching(cumulative, frame, length, share):
+    """About the first sample count `t` whose `[0, t)` holds `share` of the word's energy."""
+    import tensorflow as tf
+
+    j = tf.cast(tf.searchsorted(cumulative[None], tf.reshape(share, [1, 1]), side="left")[0, 0], tf.int32)
+    k = tf.maximum(j - 1, 0)
+    j = tf.maximum(j, 1)
+    start = k * frame
+    size = tf.minimum(frame, length - start)
+    within = tf.math.divide_no_nan(share - cumulative[k], cumulative[j] - cumulative[k])
+    t = start + tf.cast(tf.math.ceil(within * tf.cast(size, tf.float32)), tf.int32)
+    return tf.clip_by_value(t, 0, length)
+
+
+def edge_window(audio, cumulative, frame, background=0.0, noise=None):
+    """`audio` shifted so that its window holds only part of its word, and that part.
+
+    `cumulative` is the clip's word energy from `energy_profile` (frame
+    `frame` samples). One edge is drawn with equal odds, and a share `u`
+    uniform in [0, 1]: the clip moves right until about `u` of its word's
+    energy is left inside (its end cut off), or left likewise (its start cut
+    off). So the windows concentrate where the word meets the window's edge,
+    and about half of them keep at least half of the word. The gap it leaves
+    is zeros, or, given `noise` clips `(n, length)`, a random one of them
+    rolled by a random offset and scaled to the RMS `background` (the clip's
+    own background level), so the background goes on across the edge.
+
+    Returns:
+        `(shifted, inside, shift)`: the clip (same length), the share of the
+        word's energy still inside (float32, from `cumulative` at the
+        integer shift), and the shift in samples (int32; > 0: moved right,
+        `shifted[t] = audio[t - shift]`).
+
+    >>> import numpy as np, tensorflow as tf
+    >>> clip = np.zeros(1000, np.float32)
+    >>> clip[600:800] = 0.5
+    >>> cumulative, _ = energy_profile(clip, 10000)
+    >>> shifted, inside, shift = edge_window(tf.constant(clip), tf.constant(cumulative), 100)
+    >>> kept = np.abs(shifted.numpy()).sum() / np.abs(clip).sum()
+    >>> bool(abs(kept - float(inside)) < 1e-5 and 0 <= float(inside) <= 1)
+    True
+    """
+    import tensorflow as tf
+
+    length = tf.shape(audio)[0]
+    right = tf.random.uniform([]) < 0.5
+    share = tf.random.uniform([])
+    # Right: samples [0, length - shift) stay, holding `share`; left: [-shift, length) do.
+    cut = _sample_reaching(cumulative, frame, length, tf.where(right, share, 1.0 - share))
+    shift = tf.where(right, length - cut, -cut)
+    inside = tf.where(right, _energy_before(cumulative, frame, length, length - shift),
+                      1.0 - _energy_before(cumulative, frame, length, -shift))
+    padded = tf.pad(audio, [[length, length]])
+    shifted = padded[length - shift : 2 * length - shift]
+    if noise is not None:
+        position = tf.range(length)
+        kept = (position >= shift) & (position < length + shift)
+        clip = noise[tf.random.uniform([], 0, tf.shape(noise)[0], dtype=tf.int32)]
+        clip = tf.roll(clip, tf.random.uniform([], 0, length, dtype=tf.int32), axis=0)
+        scale = tf.math.divide_no_nan(tf.cast(background, tf.float32), tf.sqrt(tf.reduce_mean(clip ** 2)))
+        shifted = tf.where(kept, shifted, scale * clip)
+    return shifted, tf.clip_by_value(inside, 0.0, 1.0), shift

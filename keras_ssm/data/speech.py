@@ -229,14 +229,18 @@ def _sc_tfds(path, labels, sample_rate, batch_size, shuffle, seed, drop_remainde
     return datasets, sizes, length
 
 
-def _augmenter(train_audio, noise, sample_rate, options):
-    """The training split's per-clip augmentation (tf ops), or None when off."""
+def _augmenter(train_audio, noise, sample_rate, options, labels):
+    """The training split's per-clip augmentation, or None when off.
+
+    Returns `apply(i, audio, label) -> (audio, label)` (tf ops, run per
+    element): the label changes only for an edge window (`edge_probability`).
+    """
     import tensorflow as tf
 
     from keras_ssm.data import augment
 
-    if not any(options[k] for k in ("time_shift", "gain_db", "speed_change", "noise_probability")) \
-            and options["band_limit_rate"] is None:
+    if not any(options[k] for k in ("time_shift", "gain_db", "speed_change", "noise_probability",
+                                    "edge_probability")) and options["band_limit_rate"] is None:
         return None
     limited = limited_noise = None
     if options["band_limit_rate"] is not None:
@@ -246,22 +250,52 @@ def _augmenter(train_audio, noise, sample_rate, options):
                                               for a in noise])) if len(noise) else None
     noise_t = tf.constant(noise) if len(noise) else None
     max_shift = int(round(options["time_shift"] * sample_rate))
+    edge = None
+    if options["edge_probability"]:
+        chunks = [augment.energy_profile(train_audio[k:k + 256], sample_rate)  # float64 work arrays, in chunks
+                  for k in range(0, len(train_audio), 256)]
+        cumulative, background = (np.concatenate(parts) for parts in zip(*chunks))
+        edge = {"cumulative": tf.constant(cumulative), "background": tf.constant(background),
+                "frame": max(1, int(sample_rate * augment.EDGE_FRAME_SECONDS)),
+                "keywords": tf.constant([n not in ("_silence_", "_unknown_") for n in labels]),
+                "unknown": labels.index("_unknown_")}
 
-    def apply(i, audio):
-        use_limited = tf.constant(False)
-        if limited is not None:
-            use_limited = tf.random.uniform([]) < options["band_limit_probability"]
-            audio = tf.cond(use_limited, lambda: limited[i], lambda: audio)
+    def moved(audio):
+        # Speed and time shift move the word in time: an edge window, a shift
+        # itself, takes their place (its label holds for where it put the word).
         if options["speed_change"]:
             audio = augment.random_speed(audio, options["speed_change"])
         if max_shift:
             audio = augment.random_shift(audio, max_shift)
+        return audio
+
+    def apply(i, audio, label):
+        use_limited = tf.constant(False)
+        if limited is not None:
+            use_limited = tf.random.uniform([]) < options["band_limit_probability"]
+            audio = tf.cond(use_limited, lambda: limited[i], lambda: audio)
+
+        def noise_clips():  # the band-limited noise clips for a band-limited clip
+            if noise_t is None or limited_noise is None:
+                return noise_t
+            return tf.cond(use_limited, lambda: limited_noise, lambda: noise_t)
+
+        if edge is None:
+            audio = moved(audio)
+        else:
+            def edge_window():
+                shifted, inside, _ = augment.edge_window(audio, edge["cumulative"][i], edge["frame"],
+                                                         edge["background"][i], noise_clips())
+                cut = edge["keywords"][label] & (inside < 0.5)
+                return shifted, tf.where(cut, tf.constant(edge["unknown"], label.dtype), label)
+
+            audio, label = tf.cond(tf.random.uniform([]) < options["edge_probability"], edge_window,
+                                   lambda: (moved(audio), label))
         if options["gain_db"]:
             audio = augment.random_gain(audio, options["gain_db"])
         if options["noise_probability"] and noise_t is not None:
-            clips = noise_t if limited_noise is None else tf.cond(use_limited, lambda: limited_noise, lambda: noise_t)
-            audio = augment.mix_noise(audio, clips, options["noise_probability"], options["noise_volume"])
-        return audio
+            audio = augment.mix_noise(audio, noise_clips(), options["noise_probability"], options["noise_volume"])
+        return audio, label
 
     return apply
 
@@ -311,11 +345,13 @@ def _sc_npz(data_dir, labels, sample_rate, batch_size, shuffle, seed, drop_remai
         augment = None
         if split == "train":
             noise = resample(audio[mask & is_noise].astype(np.float32) / 32768.0, SC_RATE, sample_rate)
-            augment = _augmenter(x, noise, sample_rate, augmentation)
+            augment = _augmenter(x, noise, sample_rate, augmentation, labels)
 
         def element(i, x_t=x_t, y_t=y_t, augment=augment):
-            audio = x_t[i] if augment is None else augment(i, x_t[i])
-            return audio[:, None], y_t[i]
+            audio, label = x_t[i], y_t[i]
+            if augment is not None:
+                audio, label = augment(i, audio, label)
+            return audio[:, None], label
 
         datasets[split] = make_dataset(int(keep.sum()), element, batch_size=batch_size,
                                        shuffle=shuffle and split == "train", seed=seed,
@@ -343,6 +379,7 @@ def load_speech_commands(
     noise_volume=0.1,
     band_limit_rate=None,
     band_limit_probability=0.5,
+    edge_probability=0.0,
 ):
     """Loads Speech Commands v0.02 as raw audio (SC35, SC10 or SC12).
 
@@ -366,6 +403,30 @@ def load_speech_commands(
             probability at a volume up to `noise_volume`, and (first) a
             low-pass to what a `band_limit_rate` Hz recording holds with its
             probability (`keras_ssm.data.augment`).
+        edge_probability: share of training clips turned into edge windows
+            (SC12, npz layout; 0 = off), in [0, 1]; see below.
+
+    Edge windows (`edge_probability`) train a keyword spotter on what a 1 s
+    window sliding over a stream shows it (`keras_ssm.data.keyword_stream`):
+    words cut by the window's edge. With that probability, drawn anew for
+    every clip each epoch, a training clip is shifted left or right (equal
+    odds) by an offset drawn so that a share uniform in [0, 1] of its word's
+    energy stays inside the window; the word is located by its energy above
+    the clip's noise floor, measured once per clip in 10 ms frames
+    (`augment.energy_profile`: the floor is the 10th percentile of the frame
+    powers, or -30 dB below the loudest frame if that is higher). The label
+    follows the stream's detection rule: a keyword keeps its label if at
+    least half of its energy stays inside, and becomes `_unknown_` otherwise
+    (speech, but not enough of a keyword), so about half of the keywords'
+    edge windows move to `_unknown_`; `_silence_` and `_unknown_` clips keep
+    theirs.
+    The gap is filled with one of the training split's `_silence_` noise
+    clips scaled to the clip's own background level (zeros if the split has
+    none or the clip's background is digital silence). An edge window takes
+    the place of `speed_change` and `time_shift` for that clip (they would
+    move the word across the edge after its label was set); band limiting,
+    gain and noise mixing apply as to any clip. Validation and test clips are
+    never changed.
 
     Returns:
         `TaskData` whose datasets yield `(audio, labels)`: float32
@@ -393,16 +454,19 @@ def load_speech_commands(
             raise ValueError(f"`{name}` must be a number >= 0, got {value!r}.")
     if not 0 <= speed_change < 1:
         raise ValueError(f"`speed_change` must lie in [0, 1), got {speed_change!r}.")
-    for name, value in (("noise_probability", noise_probability), ("band_limit_probability", band_limit_probability)):
-        if not 0 <= value <= 1:
-            raise ValueError(f"`{name}` must lie in [0, 1], got {value!r}.")
+    for name, value in (("noise_probability", noise_probability), ("band_limit_probability", band_limit_probability),
+                        ("edge_probability", edge_probability)):
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        if not number or not 0 <= value <= 1:
+            raise ValueError(f"`{name}` must be a number in [0, 1] (a probability), got {value!r}.")
     if band_limit_rate is not None and not 0 < band_limit_rate < sample_rate:
         raise ValueError(
             f"`band_limit_rate` must be None or between 0 and `sample_rate` ({sample_rate}); got {band_limit_rate!r}."
         )
     augmentation = {"time_shift": time_shift, "gain_db": gain_db, "speed_change": speed_change,
                     "noise_probability": noise_probability, "noise_volume": noise_volume,
-                    "band_limit_rate": band_limit_rate, "band_limit_probability": band_limit_probability}
+                    "band_limit_rate": band_limit_rate, "band_limit_probability": band_limit_probability,
+                    "edge_probability": edge_probability}
     shared = sorted(int(f) for f in set(validation_folds) & set(test_folds))
     if shared:
         # A fold on both sides would let a choice made on validation see test speakers.
@@ -426,12 +490,16 @@ def load_speech_commands(
             "only has the 12-class task (other words are merged into _unknown_). Use classes=12 or 10."
         )
     common = (labels, sample_rate, batch_size, shuffle, seed, drop_remainder)
-    augmented = any(augmentation[k] for k in ("time_shift", "gain_db", "speed_change", "noise_probability")) \
-        or band_limit_rate is not None
+    augmented = any(augmentation[k] for k in ("time_shift", "gain_db", "speed_change", "noise_probability",
+                                              "edge_probability")) or band_limit_rate is not None
     if augmented and layout != "npz":
         raise ValueError(f"Augmentation is built for the npz layout; the {layout} layout in {root} loads "
-                         "without it: leave time_shift, gain_db, speed_change, noise_probability and "
-                         "band_limit_rate at their defaults.")
+                         "without it: leave time_shift, gain_db, speed_change, noise_probability, "
+                         "band_limit_rate and edge_probability at their defaults.")
+    if edge_probability and "_unknown_" not in labels:
+        raise ValueError(f"`edge_probability` needs the `_unknown_` class, which a window holding less than "
+                         f"half of a word is labelled; classes={classes} has none: use classes=12, or leave "
+                         f"edge_probability at 0.")
     if layout == "archive":
         datasets, sizes, length = _sc_archive(root, *common)
     elif layout == "tfds":

@@ -179,7 +179,7 @@ PRETRAIN_FIELDS = {
 PRETRAINED_BACKBONE = "pretrained_backbone.keras"
 # Data fields that only augment the training split.
 TRAINING_AUGMENTATION = ("time_shift", "gain_db", "speed_change", "noise_probability", "noise_volume",
-                         "band_limit_rate", "band_limit_probability")
+                         "band_limit_rate", "band_limit_probability", "edge_probability")
 CHOICES = {
     "model.layer": tuple(SEQUENCE_LAYERS),
     "model.norm": NORMS,

@@ -61,3 +61,78 @@ def test_fsdd_band_limit_refuses_bad_arguments(tmp_path, kwargs, message):
     write_fsdd(tmp_path)
     with pytest.raises(ValueError, match=message):
         speech.load_spoken_digits(tmp_path, **kwargs)
+
+
+# Edge windows: the word located by its energy, and windows that cut it
+
+
+def _word_clip(rng, length=1600, span=(600, 1000), background=0.01, loud=0.3):
+    clip = rng.normal(0, background, length)
+    clip[span[0]:span[1]] += rng.normal(0, loud, span[1] - span[0])
+    return clip.astype(np.float32)
+
+
+def test_energy_profile_locates_the_word_above_the_noise_floor():
+    from keras_ssm.data.augment import energy_profile
+
+    rng = np.random.default_rng(0)
+    clips = np.stack([_word_clip(rng), _word_clip(rng, span=(0, 400)), np.zeros(1600, np.float32)])
+    cumulative, background = energy_profile(clips, 16000)  # 10 ms = 160 samples: 10 frames
+    assert cumulative.shape == (3, 11) and cumulative.dtype == np.float32
+    np.testing.assert_array_equal(cumulative[:, [0, -1]], np.ones((3, 2)) * [0.0, 1.0])
+    assert (np.diff(cumulative, axis=1) >= 0).all()
+    # The first word fills frames 3.75-6.25: nothing of it before sample 480 (frame 3), all of it by 1120.
+    assert cumulative[0, 3] < 0.01 and cumulative[0, 7] > 0.99 and 0.4 < cumulative[0, 5] < 0.6
+    assert cumulative[1, 3] > 0.99  # the second one is over by frame 3
+    np.testing.assert_allclose(background[:2], 0.01, rtol=0.3)  # the background's RMS
+    # Digital silence has no word: every sample counts alike, and there is no background.
+    np.testing.assert_allclose(cumulative[2], np.linspace(0, 1, 11), atol=1e-6)
+    assert background[2] == 0
+
+
+def test_edge_window_cuts_the_word_and_says_how_much_is_left():
+    import tensorflow as tf
+
+    from keras_ssm.data.augment import edge_window, energy_profile
+
+    rng = np.random.default_rng(1)
+    clip = _word_clip(rng)
+    cumulative, background = energy_profile(clip, 16000)
+    weights = np.repeat(np.diff(cumulative.astype(np.float64)) / 160, 160)  # the word's energy per sample
+    noise = tf.constant(rng.uniform(-1, 1, (3, 1600)).astype(np.float32))
+    tf.random.set_seed(0)
+    shares, shifts = [], []
+    for _ in range(200):
+        window, inside, shift = edge_window(tf.constant(clip), tf.constant(cumulative), 160,
+                                            float(background), noise)
+        window, inside, s = window.numpy(), float(inside), int(shift)
+        kept = slice(max(0, s), 1600 + min(0, s))
+        np.testing.assert_array_equal(window[kept], clip[max(0, -s):1600 - max(0, s)])
+        np.testing.assert_allclose(inside, weights[max(0, -s):1600 - max(0, s)].sum(), atol=1e-5)
+        gap = np.concatenate([window[:max(0, s)], window[1600 + min(0, s):]])
+        if len(gap) > 100:  # the background goes on across the edge, at the clip's level
+            np.testing.assert_allclose(np.sqrt(np.mean(gap ** 2)), background, rtol=0.5)
+        shares.append(inside)
+        shifts.append(s)
+    shares, shifts = np.array(shares), np.array(shifts)
+    # Both edges, and a share left inside spread over [0, 1]: about half keep at least half of the word.
+    assert (shifts > 0).mean() > 0.3 and (shifts < 0).mean() > 0.3
+    assert 0.35 < (shares >= 0.5).mean() < 0.65
+    assert np.histogram(shares, bins=4, range=(0, 1))[0].min() > 25
+    # The cuts fall on the word (samples 600-1000, in the 10 ms frames 480-1120), not anywhere in the second.
+    cut_at = np.where(shifts > 0, 1600 - shifts, -shifts)
+    assert ((cut_at >= 480) & (cut_at <= 1120)).all()
+    assert ((cut_at >= 600) & (cut_at <= 1000)).mean() > 0.8
+
+
+def test_edge_window_without_noise_fills_the_gap_with_zeros():
+    import tensorflow as tf
+
+    from keras_ssm.data.augment import edge_window, energy_profile
+
+    clip = _word_clip(np.random.default_rng(2))
+    cumulative, _ = energy_profile(clip, 16000)
+    window, _, shift = edge_window(tf.constant(clip), tf.constant(cumulative), 160)
+    s = int(shift)
+    gap = np.concatenate([window.numpy()[:max(0, s)], window.numpy()[1600 + min(0, s):]])
+    assert len(gap) == abs(s) and not gap.any()

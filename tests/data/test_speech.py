@@ -339,3 +339,149 @@ def test_overlapping_or_malformed_folds_are_refused(tmp_path):
             speech.load_speech_commands(tmp_path, classes=12, test_folds=bad)
     data = speech.load_speech_commands(tmp_path, classes=12, validation_folds=[6, 7], test_folds=[8])
     assert data.num_examples == {"train": 42, "validation": 12, "test": 6}
+
+
+# --------------------------------------------------------------------------
+# Edge windows (`edge_probability`): words cut by the window's edge
+
+
+def _write_word_parts(root):
+    """One npz part of 1 s clips: quiet background noise, and a loud white-noise "word" in `span` (16 kHz
+    samples) for every class but `_silence_` (whose clips are background of several levels only)."""
+    rng = np.random.default_rng(1)
+    n = 60
+    labels = np.arange(n) % 12
+    folds = np.arange(n) % 9
+    audio = rng.normal(0, 1, (n, 16000)) * rng.uniform(30, 120, (n, 1))
+    spans = np.zeros((n, 2), int)
+    for k in np.flatnonzero(labels != 0):
+        length = rng.integers(2000, 9000)
+        start = rng.integers(0, 16000 - length)
+        spans[k] = start, start + length
+        audio[k, start:start + length] += rng.normal(0, 5000, length)
+    audio = np.clip(audio, -32768, 32767).astype(np.int16)
+    np.savez(root / "part0.npz", audio=audio, labels=labels, label_names=np.asarray(speech.SC12_LABELS),
+             fold=folds, sample_rate=np.int64(16000))
+    return audio, labels, folds, spans
+
+
+def _share_inside(clip, rate, shift):
+    """The documented rule, written out again: the share of the clip's energy above its noise floor (10 ms
+    frames; floor = max(10th-percentile frame power, loudest / 1000)) left inside after `shift` samples."""
+    frame = rate // 100
+    length = len(clip)
+    weights = np.zeros(length)
+    powers = [np.mean(clip[k:k + frame].astype(np.float64) ** 2) for k in range(0, length, frame)]
+    floor = max(np.percentile(powers, 10), 1e-3 * max(powers))
+    for k, power in zip(range(0, length, frame), powers):
+        weights[k:k + frame] = max(power - floor, 0.0)  # energy spread evenly over the frame's samples
+    if weights.sum() == 0:
+        weights[:] = 1.0
+    return weights[max(0, -shift):min(length, length - shift)].sum() / weights.sum()
+
+
+def _found_shifts(window, clip):
+    """Every shift `s` with `window[t] == clip[t - s]` wherever `t - s` lies in the clip (some must; a shift by
+    the whole length, which keeps nothing to compare, only when no other fits)."""
+    length = len(clip)
+    found = [s for s in range(1 - length, length)
+             if np.allclose(window[max(0, s):length + min(0, s)], clip[max(0, -s):length - max(0, s)], atol=1e-6)]
+    return found or [-length, length]
+
+
+def test_sc12_edge_windows_follow_the_half_energy_rule(tmp_path):
+    audio, labels, folds, spans = _write_word_parts(tmp_path)
+    rate, length = 800, 800  # a short clip keeps the search over every shift quick
+    plain = speech.load_speech_commands(tmp_path, classes=12, sample_rate=rate, batch_size=64, shuffle=False)
+    data = speech.load_speech_commands(tmp_path, classes=12, sample_rate=rate, batch_size=64, shuffle=False,
+                                       edge_probability=1.0)
+    assert data.info["augmentation"]["edge_probability"] == 1.0
+    (clips, y0), = batches(plain.train)
+    (windows, y), = batches(data.train)
+    train = np.flatnonzero(folds <= 6)
+    np.testing.assert_array_equal(y0, labels[train])
+    unknown = speech.SC12_LABELS.index("_unknown_")
+    kept = cut = nothing_left = 0
+    for window, clip, label, original, span in zip(windows[..., 0], clips[..., 0], y, y0, spans[train] / 20):
+        shifts = _found_shifts(window, clip)
+        nothing_left += shifts == [-length, length]
+        shares = [_share_inside(clip, rate, s) for s in shifts]
+        if original <= 1:  # _silence_ and _unknown_ keep their label
+            assert label == original
+            continue
+        if min(abs(share - 0.5) for share in shares) < 1e-4:
+            continue  # on the boundary, float32 and float64 may disagree
+        expected = {int(original) if share >= 0.5 else unknown for share in shares}
+        assert expected == {int(label)}, (shifts, shares, label, original)
+        kept, cut = kept + (label == original), cut + (label == unknown)
+        # The energy rule finds the word: the share of its span left inside says the same, when clear.
+        s = shifts[0]
+        span_share = max(0.0, min(span[1], length - s) - max(span[0], -s)) / (span[1] - span[0])
+        if abs(span_share - 0.5) > 0.15:
+            assert (span_share >= 0.5) == (label == original), (s, span_share, shares)
+        # The gap holds background noise, far quieter than the word.
+        gap = np.concatenate([window[:max(0, s)], window[length + min(0, s):]])
+        if len(gap) > 20:
+            assert 0 < np.sqrt(np.mean(gap ** 2)) < 0.2 * np.abs(clip).max()
+    assert kept >= 5 and cut >= 5  # both outcomes occur (31 keyword clips, each about even odds)
+    assert nothing_left <= 2  # every other window is its clip shifted (a window of gap alone is rare)
+    moved = np.mean([not np.allclose(w, c, atol=1e-6) for w, c in zip(windows[..., 0], clips[..., 0])])
+    assert moved > 0.9
+    for split in ("validation", "test"):
+        for (x, labels_), (x0, labels0) in zip(batches(data[split]), batches(plain[split])):
+            np.testing.assert_array_equal(x, x0)
+            np.testing.assert_array_equal(labels_, labels0)
+
+
+def test_sc12_edge_probability_draws_per_clip_and_zero_is_off(tmp_path):
+    _write_word_parts(tmp_path)
+    common = dict(classes=12, sample_rate=800, batch_size=64, shuffle=False)
+    plain = batches(speech.load_speech_commands(tmp_path, **common).train)
+    off = speech.load_speech_commands(tmp_path, **common, edge_probability=0.0)
+    assert "augmentation" not in off.info  # no augmentation at all: the plain pipeline
+    for (x, y), (x0, y0) in zip(batches(off.train), plain):
+        np.testing.assert_array_equal(x, x0)
+        np.testing.assert_array_equal(y, y0)
+    half = batches(speech.load_speech_commands(tmp_path, **common, edge_probability=0.5).train)
+    same = [np.array_equal(w, c) for w, c in zip(half[0][0], plain[0][0])]
+    assert 0.2 < np.mean(same) < 0.8  # 42 clips, each kept whole with probability 1/2
+
+
+def test_edge_probability_zero_draws_what_the_other_augmentations_drew():
+    """With `edge_probability=0` the augmenter draws the same random numbers, in the same order, as
+    speed, shift, gain and noise mixing alone (so a seeded pipeline gives the same elements as before)."""
+    import tensorflow as tf
+
+    from keras_ssm.data import augment
+
+    rng = np.random.default_rng(0)
+    clips = rng.uniform(-0.3, 0.3, (4, 1600)).astype(np.float32)
+    noise = rng.uniform(-0.3, 0.3, (2, 1600)).astype(np.float32)
+    options = dict(time_shift=0.01, gain_db=6.0, speed_change=0.1, noise_probability=1.0, noise_volume=0.1,
+                   band_limit_rate=None, band_limit_probability=0.5, edge_probability=0.0)
+    apply = speech._augmenter(clips, noise, 16000, options, speech.SC12_LABELS)
+    tf.random.set_seed(5)
+    got, label = apply(tf.constant(2), tf.constant(clips[2]), tf.constant(7))
+    tf.random.set_seed(5)
+    expected = augment.random_shift(augment.random_speed(tf.constant(clips[2]), 0.1), 160)
+    expected = augment.mix_noise(augment.random_gain(expected, 6.0), tf.constant(noise), 1.0, 0.1)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert int(label) == 7
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), True, "0.5", None])
+def test_edge_probability_refusals(tmp_path, bad):
+    _write_npz_parts(tmp_path)
+    with pytest.raises(ValueError, match="`edge_probability` must be a number in \\[0, 1\\]"):
+        speech.load_speech_commands(tmp_path, classes=12, edge_probability=bad)
+
+
+def test_edge_windows_need_the_unknown_class(tmp_path):
+    _write_npz_parts(tmp_path)
+    with pytest.raises(ValueError, match="`edge_probability` needs the `_unknown_` class.*use classes=12"):
+        speech.load_speech_commands(tmp_path, classes=10, edge_probability=0.5)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    _write_archive(archive)
+    with pytest.raises(ValueError, match="built for the npz layout.*edge_probability"):
+        speech.load_speech_commands(archive, classes=35, edge_probability=0.5)
