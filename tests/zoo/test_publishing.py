@@ -124,3 +124,31 @@ def test_the_library_and_the_tools_import_neither_scripts_nor_tests():
     own = [path.name for path in ROOT.joinpath("scripts").glob("publish_*.py")
            if any(isinstance(node, ast.FunctionDef) for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))]
     assert own == []
+
+
+def _published_stage(best, seed=0):
+    recipe = {"seed": seed, "epochs": 3, "model": {"layer": "s4d"}, "optimizer": {"lr": 0.002},
+              "data": {"task": "sc12", "path": "/data"}}
+    return recipe, {"best_val_accuracy": best, "spec": publishing.stage_spec(recipe)}
+
+
+def test_a_new_keyword_recipe_replaces_the_preset_only_when_higher_on_validation(tmp_path):
+    published_recipe, stage = _published_stage(0.9057)
+    folder = tmp_path / "speech_commands12_s4d"
+    folder.mkdir()
+    (folder / "metadata.json").write_text(json.dumps({"training": {"stages": [stage]}}))
+    candidate = dict(published_recipe, seed=3, pretrain={"epochs": 20})
+    # The published recipe's own runs republish whatever their figure.
+    assert publishing.replacement_choices(folder.name, [{"best_val_accuracy": 0.5}], [published_recipe],
+                                          str(tmp_path)) == []
+    for tie_or_lower in (0.9057, 0.9):
+        with pytest.raises(SystemExit, match="the preset stays"):
+            publishing.replacement_choices(folder.name, [{"best_val_accuracy": tie_or_lower}], [candidate],
+                                           str(tmp_path))
+    choices = publishing.replacement_choices(folder.name, [{"best_val_accuracy": 0.9094}], [candidate], str(tmp_path))
+    assert [c["split"] for c in choices] == ["validation", "test"]
+    assert "90.94 %" in choices[0]["decision"] and "90.57 %" in choices[0]["decision"]
+    assert "self-pretraining (20 epochs" in choices[1]["decision"]
+    # Nothing published yet: nothing to replace.
+    assert publishing.replacement_choices("speech_commands12_s5", [{"best_val_accuracy": 0.1}], [candidate],
+                                          str(tmp_path)) == []
