@@ -10,8 +10,9 @@ for `--epochs` (a fraction of an epoch is allowed) and scored on the whole valid
 
 Every arm writes one CSV row per check: the fraction of an epoch seen, the training loss of the
 steps since the last check, the validation accuracy with its 95 % interval, and the training
-tokens per second of those steps (validation time excluded). The probe times `--probe` steps after
-two warm-up steps and scores nothing.
+tokens per second of those steps (validation time excluded). An arm in `PRETRAIN_SHARE` spends that
+share of its steps (whole checks) on the recipe's self-pretraining first, and is scored from then on. The
+probe times `--probe` steps after two warm-up steps and scores nothing.
 """
 
 import argparse
@@ -39,12 +40,20 @@ ARMS = {
         "C": {"model": {"layer": "s4d", "width": 128, "norm": "layer", "prenorm": False, "activation": "glu",
                         "layer_kwargs": {"state_dim": 64, "init": "lin"}},
               "optimizer": {"lr": 0.01, "ssm_lr": 0.001, "weight_decay": 0.01, "groups": "standard"}},
+        # A after masked self-pretraining (50 % of the pixels, Amos et al. 2024) for the first
+        # PRETRAIN_SHARE["D"] of its steps: the same training steps as A in all (issue #32's LRA arm).
+        "D": {"optimizer": {"lr": 0.01, "ssm_lr": 0.001, "weight_decay": 0.01, "groups": "standard"},
+              "pretrain": {"epochs": 20, "mask_ratio": 0.5}},
         # C, bidirectional (LRA's Image models are).
         "Cb": {"model": {"layer": "s4d", "width": 128, "norm": "layer", "prenorm": False, "activation": "glu",
                          "layer_kwargs": {"state_dim": 64, "init": "lin", "bidirectional": True}},
                "optimizer": {"lr": 0.01, "ssm_lr": 0.001, "weight_decay": 0.01, "groups": "standard"}},
     },
 }
+
+
+# The share of an arm's steps spent on self-pretraining (the rest fine-tunes the classifier).
+PRETRAIN_SHARE = {"D": 0.5}
 
 
 def wilson(correct, n, z=1.96):
@@ -94,6 +103,21 @@ class _TrainTimer:
         return seconds, steps
 
 
+def pretrain(model, recipe, data, steps, steps_per_epoch):
+    """`steps` steps of the recipe's self-pretraining of `model.backbone`
+    (the objective of `keras_ssm.training.pretrain`, the schedule of its
+    `pretrain` section), the weights copied back into the backbone."""
+    from keras_ssm.training import pretrain as pretrain_lib
+    from keras_ssm.training.recipe import make_optimizer
+
+    spec = recipe["pretrain"]
+    pretrainer = pretrain_lib.SSMPretrainer(model.backbone, objective=pretrain_lib.default_objective(model.backbone),
+                                            mask_ratio=spec["mask_ratio"] or 0.5, seed=recipe["seed"])
+    pretrainer.compile(optimizer=make_optimizer(spec, spec["epochs"], steps_per_epoch))
+    pretrainer.fit(pretrain_lib.pretraining_inputs(data.train).repeat(), steps_per_epoch=steps, epochs=1, verbose=2)
+    pretrain_lib.copy_backbone_weights(pretrainer.pretrained_backbone(), model.backbone)
+
+
 def run_arm(name, recipe, epochs, checks, probe, writer, out):
     import keras
 
@@ -120,8 +144,12 @@ def run_arm(name, recipe, epochs, checks, probe, writer, out):
         print(json.dumps(row), flush=True)
         return
     per_check = max(1, round(epochs * steps_per_epoch / checks))
+    # Pretraining takes the first checks' steps: the arm trains as many steps as the others in all.
+    pretrained = round(PRETRAIN_SHARE.get(name, 0.0) * checks)
+    if pretrained:
+        pretrain(model, recipe, data, pretrained * per_check, steps_per_epoch)
     n_val = data.num_examples["validation"]
-    for k in range(1, checks + 1):
+    for k in range(pretrained + 1, checks + 1):
         history = model.fit(train, steps_per_epoch=per_check, epochs=1, verbose=2, callbacks=[timer.callback])
         seconds, steps = timer.take()
         _, accuracy = model.evaluate(data.validation, verbose=0)
