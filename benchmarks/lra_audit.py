@@ -18,11 +18,11 @@ probe times `--probe` steps after two warm-up steps and scores nothing.
 import argparse
 import csv
 import json
-import math
 import os
 import time
 
 from keras_ssm.training.recipe import _merged
+from keras_ssm.zoo.intervals import wilson_interval
 
 IMAGE = "examples/recipes/lra_image_s5.json"
 # The audit sees a fraction of an epoch: every arm warms up over the same 0.2 epoch.
@@ -54,14 +54,6 @@ ARMS = {
 
 # The share of an arm's steps spent on self-pretraining (the rest fine-tunes the classifier).
 PRETRAIN_SHARE = {"D": 0.5}
-
-
-def wilson(correct, n, z=1.96):
-    """The 95 % Wilson interval of `correct` of `n`."""
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def arm_recipe(base, overrides, planned_epochs):
@@ -153,7 +145,7 @@ def run_arm(name, recipe, epochs, checks, probe, writer, out):
         history = model.fit(train, steps_per_epoch=per_check, epochs=1, verbose=2, callbacks=[timer.callback])
         seconds, steps = timer.take()
         _, accuracy = model.evaluate(data.validation, verbose=0)
-        low, high = wilson(round(accuracy * n_val), n_val)
+        low, high = wilson_interval(round(accuracy * n_val), n_val)
         row = {**common, "parameters": model.count_params(), "epoch": round(k * per_check / steps_per_epoch, 3),
                "loss": round(history.history["loss"][-1], 4), "val_accuracy": round(accuracy, 4),
                "val_low": round(low, 4), "val_high": round(high, 4),

@@ -298,6 +298,13 @@ def test_augmentations_with_nothing_to_do_are_the_identity():
     assert 0.8 - 1e-4 <= steps.mean() <= 1.2 + 1e-4 and np.allclose(steps, steps[0], atol=1e-3)
 
 
+def _archive_dir(tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    _write_archive(archive)
+    return archive
+
+
 def test_augmentation_refusals(tmp_path):
     _write_npz_parts(tmp_path)
     with pytest.raises(ValueError, match="speed_change"):
@@ -306,9 +313,7 @@ def test_augmentation_refusals(tmp_path):
         speech.load_speech_commands(tmp_path, classes=12, noise_probability=2)
     with pytest.raises(ValueError, match="band_limit_rate"):
         speech.load_speech_commands(tmp_path, classes=12, band_limit_rate=16000)
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    _write_archive(archive)
+    archive = _archive_dir(tmp_path)
     with pytest.raises(ValueError, match="built for the npz layout"):
         speech.load_speech_commands(archive, classes=35, gain_db=3.0)
 
@@ -480,8 +485,6 @@ def test_edge_windows_need_the_unknown_class(tmp_path):
     _write_npz_parts(tmp_path)
     with pytest.raises(ValueError, match="`edge_probability` needs the `_unknown_` class.*use classes=12"):
         speech.load_speech_commands(tmp_path, classes=10, edge_probability=0.5)
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    _write_archive(archive)
+    archive = _archive_dir(tmp_path)
     with pytest.raises(ValueError, match="built for the npz layout.*edge_probability"):
         speech.load_speech_commands(archive, classes=35, edge_probability=0.5)
