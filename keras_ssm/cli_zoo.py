@@ -273,7 +273,7 @@ def _add_publish_parser(sub):
     speech.add_argument("--out", default="zoo", help="the presets' root folder (default zoo)")
     speech.add_argument("--detection-only", action="store_true",
                         help="re-write only the published presets' detection metadata, plot and card from "
-                        "benchmarks/results/keyword_spotting.json")
+                        "benchmarks/results/keyword_spotting_<preset>.json (the benchmark's run at noise volume 0.1)")
     lra = family.add_parser("lra", help="a Long Range Arena preset lra_<task>_<layer>")
     lra.add_argument("--name", required=True, help="the preset's name, e.g. lra_text_s4d")
     lra.add_argument("--data", required=True, help="the task's data folder")

@@ -476,11 +476,32 @@ def replacement_choices(name, summaries, recipes, out_root):
 
 
 
-def read_benchmark():
-    """The keyword-spotting benchmark's results (`python -m benchmarks keyword_spotting`), or None."""
-    if not os.path.isfile(families.KEYWORD_BENCHMARK):
+def keyword_benchmark_file(preset, noise_volume=0.1, ext="json", folder=None):
+    """The keyword-spotting benchmark's results file of `preset` at
+    `noise_volume` (the one naming rule, for the benchmark and the
+    publisher): `keyword_spotting_<preset>.<ext>` at the published noise
+    volume 0.1, `keyword_spotting_<preset>_noise<volume>.<ext>` at another,
+    in `folder` (default `benchmarks/results`, from the repository root).
+
+    >>> keyword_benchmark_file("speech_commands12_s4d", 1.0, "md", folder="r")
+    'r/keyword_spotting_speech_commands12_s4d_noise1.md'
+    """
+    folder = os.path.dirname(families.KEYWORD_BENCHMARK) if folder is None else folder
+    noise = "" if noise_volume == 0.1 else f"_noise{noise_volume:g}"
+    return os.path.join(folder, f"keyword_spotting_{preset}{noise}.{ext}")
+
+
+def read_benchmark(name):
+    """The keyword-spotting benchmark's results of preset `name` at the
+    published noise volume (`python -m benchmarks keyword_spotting --preset
+    NAME`), or None when it was never run for it."""
+    path = keyword_benchmark_file(name)
+    if not os.path.isfile(path):
         return None
-    return read_json(families.KEYWORD_BENCHMARK)
+    results = read_json(path)
+    if results["preset"] != name or results["detection"].get("max_words") is not None:
+        raise SystemExit(f"{path} is not a full run of {name!r}'s keyword-spotting benchmark")
+    return results
 
 
 def detection_choices(benchmark):
@@ -510,7 +531,7 @@ def detection_choices(benchmark):
 
 def detection_metadata(name, benchmark):
     """`(detection, streaming, choices)` of preset `name` from the benchmark's
-    results (`read_benchmark()`): the spotter's settings, with the smoothing
+    results (`read_benchmark(name)`): the spotter's settings, with the smoothing
     and threshold the benchmark chose on the validation stream; and, when the
     benchmark is of this preset, its streaming and detection figures (all the
     card shows) and its choices (else None and [])."""
@@ -527,13 +548,18 @@ def detection_metadata(name, benchmark):
                                        "validation stream)")
         return detection, None, []
     streams = benchmark["streams"]
+    test_stream = {k: d["sweeps"]["test"][k] for k in ("seconds", "real_time_factor")}
+    if "snr" in d["sweeps"]["test"]:  # recorded since the benchmark measured it (issue #31)
+        test_stream.update(noise_volume=d["noise_volume"], snr_db=d["sweeps"]["test"]["snr"]["snr_db"])
     streaming = {
-        "machine": benchmark["machine"], "load_average": benchmark["load_average"], "hours": streams[0]["hours"],
-        "real_time_factor": {r["backend"]: r["real_time_factor"] for r in streams},
-        "memory_mb": {r["backend"]: [r["memory_mb"][0][1], r["memory_mb"][-1][1]] for r in streams},
+        "machine": benchmark["machine"], "load_average": benchmark["load_average"],
+        **({"hours": streams[0]["hours"],
+            "real_time_factor": {r["backend"]: r["real_time_factor"] for r in streams},
+            "memory_mb": {r["backend"]: [r["memory_mb"][0][1], r["memory_mb"][-1][1]] for r in streams}}
+           if streams else {"timings": benchmark.get("streams_note", "not measured")}),
         "detection": {**{k: d[k] for k in ("threshold", "smoothing", "rule", "validation", "test", "windows")},
                       "candidates": {c["choice"]: c["candidates"] for c in d["choices"] if c.get("candidates")},
-                      "test_stream": {k: d["sweeps"]["test"][k] for k in ("seconds", "real_time_factor")}},
+                      "test_stream": test_stream},
     }
     return detection, streaming, detection_choices(benchmark)
 
@@ -551,8 +577,8 @@ def with_detection_choices(choices, detection):
     return kept[:at] + list(detection) + kept[at:]
 
 
-def _copy_detection_plot(folder):
-    shutil.copyfile(os.path.join("benchmarks", "results", "keyword_spotting.png"), os.path.join(folder, "detection.png"))
+def _copy_detection_plot(folder, name):
+    shutil.copyfile(keyword_benchmark_file(name, ext="png"), os.path.join(folder, "detection.png"))
 
 
 def publish_speech_commands(layer, runs, data_dir, out_root):
@@ -564,7 +590,7 @@ def publish_speech_commands(layer, runs, data_dir, out_root):
     stages, dirs, summaries, recipes, model = chosen_stages(runs, name)
     spec = recipes[-1]["model"]
     folder = os.path.join(out_root, name)
-    detection, streaming, choices = detection_metadata(name, read_benchmark())
+    detection, streaming, choices = detection_metadata(name, read_benchmark(name))
     recorded = _recorded_test_choices(folder, exclude=("detection ",))
     stage_info = [stage_record(name, k, s, r) for k, s, r in zip(stages, summaries, recipes)]
     replaced = replacement_choices(name, summaries, recipes, out_root)
@@ -600,7 +626,7 @@ def publish_speech_commands(layer, runs, data_dir, out_root):
     _plots(folder, name, matrix, meta["labels"], cards.read_history([os.path.join(d, "metrics.csv") for d in dirs]),
            family.validation, f"{name}, fold 8, 16 kHz")
     if streaming:
-        _copy_detection_plot(folder)
+        _copy_detection_plot(folder, name)
         meta["streaming"] = streaming
     save_with_card(model, folder, meta)
 
@@ -612,7 +638,7 @@ def refresh_detection(layer, out_root):
     name = f"speech_commands12_{layer}"
     folder = os.path.join(out_root, name)
     load(folder)  # verified (sha256 of every file) before anything is re-written
-    detection, streaming, choices = detection_metadata(name, read_benchmark())
+    detection, streaming, choices = detection_metadata(name, read_benchmark(name))
 
     def update(metadata):
         metadata["detection"] = detection
@@ -622,7 +648,7 @@ def refresh_detection(layer, out_root):
 
     files = []
     if streaming:
-        _copy_detection_plot(folder)
+        _copy_detection_plot(folder, name)
         files.append("detection.png")
     _record_sha256(folder, files, update)
     refresh_card(folder)

@@ -23,7 +23,7 @@ FSDD_TEST = os.path.join(ROOT, "examples", "data", "fsdd_test")
 SC_TEST = os.path.join(ROOT, "examples", "data", "speech_commands12_test")
 LRA = [p for p in PRESETS if p.startswith("lra_")]
 KEYWORD = [p for p in PRESETS if zoo.describe(p)["task"] == "keyword-spotting"]
-BENCHMARK = os.path.join(ROOT, "benchmarks", "results", "keyword_spotting.json")
+BENCHMARKS = os.path.join(ROOT, "benchmarks", "results")
 
 
 def numpy(x):
@@ -83,17 +83,28 @@ def test_a_real_bundled_example_is_pinned_at_full_length(name):
 
 @pytest.mark.parametrize("name", KEYWORD)
 def test_keyword_presets_detect_with_the_settings_their_benchmark_chose(name, capsys, tmp_path):
-    """A benchmarked preset states the smoothing, threshold and figures of
-    `benchmarks/results/keyword_spotting.json`, and `zoo stream` detects with
-    its preset's settings."""
+    """A benchmarked preset states the smoothing, threshold, figures and
+    choices of its `benchmarks/results/keyword_spotting_<preset>.json` (the
+    run at noise volume 0.1), as the publisher writes them, and `zoo stream`
+    detects with its preset's settings."""
+    from keras_ssm.zoo.publishing import detection_metadata, keyword_benchmark_file
+
     metadata = zoo.describe(name)
-    with open(BENCHMARK, encoding="utf-8") as f:
-        benchmark = json.load(f)
     settings = metadata["detection"]
-    if benchmark["preset"] == name:
+    path = keyword_benchmark_file(name, folder=BENCHMARKS)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            benchmark = json.load(f)
         chosen = benchmark["detection"]
+        assert benchmark["preset"] == name and chosen.get("max_words") is None
         assert (settings["smoothing"], settings["threshold"]) == (chosen["smoothing"], chosen["threshold"])
         assert metadata["streaming"]["detection"]["test"] == chosen["test"]
+        detection, streaming, choices = detection_metadata(name, benchmark)
+        assert json.loads(json.dumps([detection, streaming])) == [settings, metadata["streaming"]]
+        assert [c for c in metadata["choices"] if c["decision"].startswith("detection ")] == choices
+        for choice in ("smoothing", "threshold"):  # chosen on the validation fold's stream
+            recorded = next(c for c in choices if c["decision"].startswith(f"detection {choice} "))
+            assert recorded["split"] == "validation" and recorded["note"].startswith("fold 7 stream")
         assert f"{100 * chosen['test']['detection_rate']:.1f} % of keywords detected" in (
             zoo.preset_path(name) / "README.md").read_text()
     write_wav(tmp_path / "quiet.wav", np.zeros(1600), rate=metadata["input"]["sample_rate"])
