@@ -32,12 +32,16 @@ def test_the_card_is_the_one_rendered_from_the_metadata(name):
         f"zoo/{name}/README.md is not its metadata's card: run `python -m keras_ssm zoo publish cards {name}`")
 
 
-def test_the_keyword_card_shows_the_benchmark_it_was_published_with():
-    # `zoo publish speech_commands --detection-only` writes what the card shows from the benchmark's JSON.
-    metadata = metadata_of("speech_commands12_s5")
-    card = (pathlib.Path(zoo.preset_path("speech_commands12_s5")) / "README.md").read_text(encoding="utf-8")
-    benchmark = json.loads((ROOT / families.KEYWORD_BENCHMARK).read_text(encoding="utf-8"))
-    detection, streaming, choices = publishing.detection_metadata("speech_commands12_s5", benchmark)
+@pytest.mark.parametrize("name", ["speech_commands12_s5", "speech_commands12_s4d"])
+def test_the_keyword_card_shows_the_benchmark_it_was_published_with(name):
+    # `zoo publish speech_commands --detection-only` writes what the card shows from the preset's benchmark JSON
+    # (its run at noise volume 0.1; S4D's has no timings, so its card has no Streaming section).
+    metadata = metadata_of(name)
+    card = (pathlib.Path(zoo.preset_path(name)) / "README.md").read_text(encoding="utf-8")
+    path = publishing.keyword_benchmark_file(name, folder=str(ROOT / os.path.dirname(families.KEYWORD_BENCHMARK)))
+    benchmark = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+    detection, streaming, choices = publishing.detection_metadata(name, benchmark)
+    assert ("## Streaming" in card) == ("real_time_factor" in streaming)
     again = {**metadata, "detection": detection, "streaming": streaming,
              "choices": publishing.with_detection_choices(metadata["choices"], choices)}
     assert cards.render(again) == card
@@ -152,3 +156,14 @@ def test_a_new_keyword_recipe_replaces_the_preset_only_when_higher_on_validation
     # Nothing published yet: nothing to replace.
     assert publishing.replacement_choices("speech_commands12_s5", [{"best_val_accuracy": 0.1}], [candidate],
                                           str(tmp_path)) == []
+
+
+def test_a_detection_refresh_keeps_config_and_weights_and_reproduces_the_published_s4d(tmp_path, monkeypatch):
+    # `zoo publish speech_commands --detection-only --layers s4d` on a copy of the preset re-writes the same
+    # metadata, card and plot (from benchmarks/results/keyword_spotting_speech_commands12_s4d.*), weights untouched.
+    shutil.copytree(zoo.preset_path("speech_commands12_s4d"), tmp_path / "speech_commands12_s4d")
+    monkeypatch.chdir(ROOT)
+    publishing.refresh_detection("s4d", str(tmp_path))
+    for file in ("config.json", "model.weights.h5", "metadata.json", "README.md", "detection.png"):
+        assert sha256_file(tmp_path / "speech_commands12_s4d" / file) == sha256_file(
+            pathlib.Path(zoo.preset_path("speech_commands12_s4d")) / file), file
