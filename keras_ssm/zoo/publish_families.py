@@ -74,9 +74,9 @@ SPEECH_COMMANDS = Family(
     },
     labels=("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"),
 )
-# The bundled 120-clip subset of the test fold, and the keyword-spotting benchmark's results.
+# The bundled 120-clip subset of the test fold, and the folder of the keyword-spotting benchmark's results.
 SPEECH_COMMANDS_SUBSET = "examples/data/speech_commands12_test"
-KEYWORD_BENCHMARK = "benchmarks/results/keyword_spotting.json"
+KEYWORD_BENCHMARKS = "benchmarks/results"
 # The spotter's windows (the benchmark reads them from the preset); its smoothing and threshold are chosen by the
 # benchmark on the validation fold's stream.
 DETECTION = {"window_seconds": 1.0, "hop_seconds": 0.1, "refractory_seconds": 1.0,

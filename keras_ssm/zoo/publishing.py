@@ -486,7 +486,7 @@ def keyword_benchmark_file(preset, noise_volume=0.1, ext="json", folder=None):
     >>> keyword_benchmark_file("speech_commands12_s4d", 1.0, "md", folder="r")
     'r/keyword_spotting_speech_commands12_s4d_noise1.md'
     """
-    folder = os.path.dirname(families.KEYWORD_BENCHMARK) if folder is None else folder
+    folder = families.KEYWORD_BENCHMARKS if folder is None else folder
     noise = "" if noise_volume == 0.1 else f"_noise{noise_volume:g}"
     return os.path.join(folder, f"keyword_spotting_{preset}{noise}.{ext}")
 

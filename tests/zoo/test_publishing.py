@@ -38,7 +38,7 @@ def test_the_keyword_card_shows_the_benchmark_it_was_published_with(name):
     # (its run at noise volume 0.1; S4D's has no timings, so its card has no Streaming section).
     metadata = metadata_of(name)
     card = (pathlib.Path(zoo.preset_path(name)) / "README.md").read_text(encoding="utf-8")
-    path = publishing.keyword_benchmark_file(name, folder=str(ROOT / os.path.dirname(families.KEYWORD_BENCHMARK)))
+    path = publishing.keyword_benchmark_file(name, folder=str(ROOT / families.KEYWORD_BENCHMARKS))
     benchmark = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
     detection, streaming, choices = publishing.detection_metadata(name, benchmark)
     assert ("## Streaming" in card) == ("real_time_factor" in streaming)
