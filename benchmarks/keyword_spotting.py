@@ -5,6 +5,7 @@
     [--data ../shared/data/speech_commands_v0.02_test] [--backends jax,tensorflow,torch]
     [--hours 1] [--out benchmarks/results] [--keep-streams] [--noise-volume 0.1]
     [--max-words N] [--render-only]
+.venv/bin/python -m benchmarks keyword_spotting --candidate runs/RUN/best.keras [--preset P]
 ```
 
 - real-time factor of one stream (`ClassifierStream`, batch 1, the state
@@ -37,6 +38,12 @@
   volume is swept too, and its own choice (same criterion) is reported,
   labelled, beside it. Both are fixed before the test stream is scored,
   once, in one pass. Such a run measures no timings.
+
+`--candidate` scores a trained model that is not published on the
+validation stream alone, with `--preset`'s labels and windows (the grid,
+its choice, the most keywords within the goal's false alarms), so that
+candidates are compared before one is published and the test stream read;
+it writes `results/keyword_spotting_candidate_<run>.json`.
 
 Writes `results/keyword_spotting_<preset>[_noise<volume>].{json,md,png}`
 (`keras_ssm.zoo.publishing.keyword_benchmark_file`, the one naming rule;
@@ -206,6 +213,35 @@ def _stream_scores(model, meta, data_dir, fold, noise_volume=QUIET_NOISE_VOLUME,
     return spotter.scores, events, seconds, seconds / spotter.seconds, snr
 
 
+def validation_sweep(model, meta, data_dir, noise_volume=QUIET_NOISE_VOLUME, max_words=None):
+    """Every smoothing and threshold of the grid, scored on the validation
+    fold's stream: `(rows, events, seconds, real-time factor, snr)`."""
+    scores, events, seconds, speed, snr = _stream_scores(model, meta, data_dir, VALIDATION_FOLD, noise_volume,
+                                                         max_words)
+    rows = [_row(scores, events, seconds, meta["labels"], meta["detection"]["refractory_seconds"], smoothing,
+                 threshold) for smoothing in SMOOTHINGS for threshold in THRESHOLDS]
+    return rows, events, seconds, speed, snr
+
+
+def candidate(model_path, like, data_dir, noise_volume=QUIET_NOISE_VOLUME, max_words=None):
+    """A trained candidate's detection on the validation fold's stream only
+    (the test stream is the publisher's, once): the grid, its choice and the
+    most keywords detected within the goal's false alarms. `like` is the
+    published preset whose labels and spotter windows it shares."""
+    import keras
+
+    import keras_ssm  # noqa: F401  (registers the serializables)
+    from keras_ssm import zoo
+
+    meta = zoo.describe(like)
+    model = keras.saving.load_model(model_path, safe_mode=True)
+    rows, events, seconds, speed, snr = validation_sweep(model, meta, data_dir, noise_volume, max_words)
+    return {"model": model_path, "like": like, "noise_volume": noise_volume, "max_words": max_words,
+            "fold": VALIDATION_FOLD, "seconds": seconds, "events": len(events), "real_time_factor": speed,
+            "snr": snr, "rows": rows, "choice": _best(rows), "reachable_at_goal": reachable(rows),
+            "note": "validation only: the test stream is scored once, by the publisher of the preset chosen"}
+
+
 def _row(scores, events, seconds, labels, refractory, smoothing, threshold):
     """The detections at one smoothing and threshold, scored."""
     from keras_ssm.models.keyword_spotter import detect
@@ -244,10 +280,7 @@ def detection(preset, data_dir, noise_volume=QUIET_NOISE_VOLUME, operating_point
     spec, labels = meta["detection"], meta["labels"]
     model = zoo.load(preset)
     refractory = spec["refractory_seconds"]
-    scores, events, seconds, speed, snr = _stream_scores(model, meta, data_dir, VALIDATION_FOLD, noise_volume,
-                                                         max_words)
-    rows = [_row(scores, events, seconds, labels, refractory, smoothing, threshold)
-            for smoothing in SMOOTHINGS for threshold in THRESHOLDS]
+    rows, events, seconds, speed, snr = validation_sweep(model, meta, data_dir, noise_volume, max_words)
     own = _best(rows)
     if operating_point is None:
         point, chosen_on = own, f"validation (fold {VALIDATION_FOLD} stream)"
@@ -563,8 +596,23 @@ def main(argv=None):
     parser.add_argument("--render-only", action="store_true",
                         help="re-write this preset's page at --noise-volume and the index from the json files in "
                              "--out; run nothing")
+    parser.add_argument("--candidate", metavar="MODEL.keras",
+                        help="a trained candidate (a run's best.keras), scored on the validation stream only, with "
+                             "--preset's labels and windows; writes keyword_spotting_candidate_<run>.json in --out")
     args = parser.parse_args(argv)
     args.data = os.path.abspath(args.data)
+    if args.candidate:
+        result = candidate(args.candidate, args.preset, args.data, args.noise_volume, args.max_words)
+        run = os.path.basename(os.path.dirname(os.path.abspath(args.candidate)))
+        os.makedirs(args.out, exist_ok=True)
+        with open(_path(args.out, f"candidate_{run}", args.noise_volume, "json"), "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        for name in ("choice", "reachable_at_goal"):
+            r = result[name]
+            print(name, "none" if r is None else
+                  f"smoothing {r['smoothing']}, threshold {r['threshold']}: {100 * r['detection_rate']:.1f} % "
+                  f"({r['detected']}/{r['keywords']}), {r['false_alarms_per_hour']:.1f} false alarms per hour")
+        return
     if args.render_only:
         with open(_path(args.out, args.preset, args.noise_volume, "json"), encoding="utf-8") as f:
             _write_pages(json.load(f), args.out)
