@@ -7,11 +7,13 @@ import warnings
 import keras
 
 from keras_ssm.export import formats, keras_routes
+from keras_ssm.export.sequence_chunks import SEQUENCE_CHUNK
 from keras_ssm.export.signatures import dropped_mask_warning, sequence_signature, streaming_signature
+from keras_ssm.validation import check_positive_int
 
 
 def export_model(model, path, format="onnx", streaming=False, length=None, chunk_size=None,
-                 batch_size=None, mask=None, quantize=None):
+                 batch_size=None, mask=None, quantize=None, sequence_chunk=SEQUENCE_CHUNK):
     """Exports `model` in real arithmetic (no complex dtype, no FFT).
 
     The sequence form maps `(batch, length, features)` (or token ids) and an
@@ -42,6 +44,14 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
             `length` samples: a warning says so, in `PATH.json`'s
             `"warnings"` too).
         quantize: `"dynamic_int8"` for int8 LiteRT weights.
+        sequence_chunk: sequence form: steps per chunk. A causal SSM layer
+            whose input is long enough for chunks to pay
+            (`sequence_chunks.min_chunked_length`) runs chunk by chunk, the
+            state carried, in time linear in the length (the streaming
+            form's math; `keras_ssm.export.sequence_chunks`); a shorter one,
+            and bidirectional and DSS-softmax layers, convolve with a kernel
+            as long as their input. None: whole-length convolutions
+            everywhere.
 
     Returns:
         The description written to `PATH.json` (a dict).
@@ -55,6 +65,7 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
     """
     backend = keras.backend.backend()
     formats.check_format(format, quantize)
+    check_positive_int("sequence_chunk", sequence_chunk, allow_none=True)
     if backend != "tensorflow":
         keras_routes.check_route(backend, format, streaming)
     if streaming:
@@ -67,7 +78,8 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
         description = signature.describe()
     else:
         if chunk_size is not None:
-            raise ValueError("`chunk_size` is for the streaming form (`streaming=True`).")
+            raise ValueError("`chunk_size` is for the streaming form (`streaming=True`); the sequence "
+                             "form's chunks are `sequence_chunk`.")
         if length is None:
             raise ValueError(
                 "The sequence form needs a fixed `length` (its kernels are computed for it), "
@@ -77,16 +89,18 @@ def export_model(model, path, format="onnx", streaming=False, length=None, chunk
                    "e.g. the longest input the deployment feeds, zero-padded with `padding_mask`.")
             )
         if backend == "tensorflow":
-            signature = sequence_signature(model, length, mask=mask, batch_size=batch_size)
+            signature = sequence_signature(model, length, mask=mask, batch_size=batch_size,
+                                           sequence_chunk=sequence_chunk)
             path = formats.write(signature, path, format, quantize=quantize)
             description = signature.describe()
         else:
             if quantize is not None:
                 raise ValueError(f"`quantize` runs through TensorFlow's LiteRT converter, not on {backend}.")
             inputs, output, runtime_inputs, runtime_outputs = keras_routes.export_sequence(
-                model, path, format, length, mask, batch_size
+                model, path, format, length, mask, batch_size, sequence_chunk
             )
-            description = {"form": "sequence", "length": length, "outputs": [output], "state": [],
+            description = {"form": "sequence", "length": length, "sequence_chunk": sequence_chunk,
+                           "outputs": [output], "state": [],
                            "inputs": [{"name": n, "shape": list(sh), "dtype": d} for n, sh, d in inputs],
                            "runtime_inputs": runtime_inputs, "runtime_outputs": runtime_outputs}
     notes = [] if streaming else [w for w in [dropped_mask_warning(model, mask)] if w]

@@ -39,6 +39,33 @@ def _write_onnx(signature, path):
     tf2onnx.convert.from_function(
         signature.function, input_signature=signature.input_signature, opset=ONNX_OPSET, output_path=path
     )
+    _fold_constant_shapes(path)
+
+
+def _fold_constant_shapes(path):
+    """Replaces each `Shape` of a constant in the ONNX file at `path` by its
+    value, and drops the constants nothing reads then: tf2onnx's Einsum keeps
+    a reshaped copy of a constant operand for its shape alone, which doubles
+    the size of an S4D / DSS chunk's constants."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    proto = onnx.load(path)
+    graph = proto.graph
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
+        return  # a subgraph may read a constant by name
+    dims = {t.name: list(t.dims) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Shape" and node.input[0] in dims and not node.attribute:
+            value = numpy_helper.from_array(np.array(dims[node.input[0]], np.int64))
+            node.CopyFrom(helper.make_node("Constant", [], list(node.output), name=node.name, value=value))
+    read = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    kept = [t for t in graph.initializer if t.name in read]
+    if len(kept) < len(graph.initializer):
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
+        onnx.save_model(proto, path)
 
 
 def _write_litert(signature, path, quantize=None):

@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_ssm.export import formats
 from keras_ssm.export.real_arithmetic import real_arithmetic
+from keras_ssm.export.sequence_chunks import SEQUENCE_CHUNK, chunked_sequence
 from keras_ssm.export.signatures import sequence_inputs
 
 ROUTES = {"jax": ("onnx", "saved_model"), "torch": ("onnx", "litert"), "tensorflow": formats.FORMATS}
@@ -32,14 +33,15 @@ def check_route(backend, format, streaming):
         )
 
 
-def export_sequence(model, path, format, length, mask=None, batch_size=None):
+def export_sequence(model, path, format, length, mask=None, batch_size=None, sequence_chunk=SEQUENCE_CHUNK):
     """Writes the sequence form with `model.export`; returns its inputs
     `[(name, shape, dtype)]` and output name, and the names the artifact
     gives them (`runtime_inputs`, `runtime_outputs`, in the same order).
 
     The batch is free (`batch_size=None`) where the route allows it
     (jax2onnx, torch.onnx, jax2tf); litert-torch fixes it, at 1 unless
-    `batch_size` says otherwise."""
+    `batch_size` says otherwise. `sequence_chunk` as in
+    `signatures.sequence_signature`."""
     if batch_size is None and (keras.backend.backend(), format) in FIXED_BATCH:
         batch_size = 1
     inputs, output = sequence_inputs(model, length, mask, batch_size)
@@ -49,7 +51,7 @@ def export_sequence(model, path, format, length, mask=None, batch_size=None):
     names = {}
 
     def writer(target):
-        with real_arithmetic(model):
+        with real_arithmetic(model), chunked_sequence(model, sequence_chunk):
             model(sample if len(sample) > 1 else sample[0], training=False)  # computes the constants
             model.export(target, format=KERAS_FORMATS[format], verbose=False,
                          input_signature=[specs if len(specs) > 1 else specs[0]])

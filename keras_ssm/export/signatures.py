@@ -21,6 +21,7 @@ lengths, with named inputs and a dict of named outputs:
 
 
 from keras_ssm.export.real_arithmetic import real_arithmetic
+from keras_ssm.export.sequence_chunks import SEQUENCE_CHUNK, chunked_sequence
 from keras_ssm.layers.base import ssm_layers
 from keras_ssm.validation import check_positive_int
 
@@ -43,12 +44,15 @@ class Signature:
         form: `"sequence"` or `"streaming"`.
         length: the fixed length (sequence) or chunk size (streaming).
         defaults: `{input name: value}` of the inputs a caller may leave out.
+        sequence_chunk: the sequence form's chunk (`sequence_signature`).
     """
 
-    def __init__(self, model, function, inputs, outputs, state, form, length, defaults=None):
+    def __init__(self, model, function, inputs, outputs, state, form, length, defaults=None,
+                 sequence_chunk=None):
         self.function, self.inputs, self.outputs = function, inputs, outputs
         self.state, self.form, self.length = state, form, length
         self.defaults = defaults or {}
+        self.sequence_chunk = sequence_chunk
         # The TensorFlow variables the function reads (a SavedModel tracks them).
         self.variables = [v.value for v in model.variables]
 
@@ -62,6 +66,7 @@ class Signature:
         return {
             "form": self.form,
             "length" if self.form == "sequence" else "chunk_size": self.length,
+            **({"sequence_chunk": self.sequence_chunk} if self.form == "sequence" else {}),
             "inputs": [{"name": n, "shape": list(s), "dtype": d,
                         **({"default": self.defaults[n]} if n in self.defaults else {})}
                        for n, s, d in self.inputs],
@@ -140,7 +145,7 @@ def sequence_inputs(model, length, mask=None, batch_size=None):
     return inputs, output
 
 
-def sequence_signature(model, length, mask=None, batch_size=None):
+def sequence_signature(model, length, mask=None, batch_size=None, sequence_chunk=SEQUENCE_CHUNK):
     """The sequence form of `model` at a fixed `length`.
 
     Args:
@@ -150,19 +155,26 @@ def sequence_signature(model, length, mask=None, batch_size=None):
         mask: include the `padding_mask` input (default: when the model takes
             one, except with DSS-softmax, whose masked kernel is not constant).
         batch_size: a fixed batch size, or None for any.
+        sequence_chunk: steps per chunk of the causal SSM layers whose
+            input is long enough for chunks to pay, in time linear in the
+            length (`keras_ssm.export.sequence_chunks`); None: whole-length
+            convolutions.
     """
+    if sequence_chunk is not None:
+        sequence_chunk = _check_length("sequence_chunk", sequence_chunk)
     inputs, output = sequence_inputs(model, length, mask, batch_size)
     features = _continuous(model)
     tf = _tf()
 
     def run(*args):
         x = list(args) if len(args) > 1 else (args[0] if features is None else [args[0], None])
-        with real_arithmetic(model):
+        with real_arithmetic(model), chunked_sequence(model, sequence_chunk):
             return {output: model(x, training=False)}
 
     specs = [tf.TensorSpec(s, d, name=n) for n, s, d in inputs]
     function = tf.function(run, input_signature=specs, autograph=False)
-    return Signature(model, function, inputs, [output], [], "sequence", inputs[0][1][1])
+    return Signature(model, function, inputs, [output], [], "sequence", inputs[0][1][1],
+                     sequence_chunk=sequence_chunk)
 
 
 def _state_leaves(state):
