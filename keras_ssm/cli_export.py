@@ -15,6 +15,7 @@ import warnings
 import keras
 
 from keras_ssm.export import FORMATS, export_model, verify
+from keras_ssm.export.sequence_chunks import SEQUENCE_CHUNK
 
 
 def _load(name_or_path, sample_rate):
@@ -37,6 +38,14 @@ def _tolerance(text):
     return value
 
 
+def _sequence_chunk(text):
+    if text.lower() == "none":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--sequence-chunk must be a positive number of steps or 'none', got {text!r}")
+    return int(text)
+
+
 def _size(path):
     if os.path.isfile(path):
         return os.path.getsize(path)
@@ -49,6 +58,7 @@ def _argv(args):
                         ("--quantize", args.quantize), ("--tolerance", args.tolerance)):
         if value is not None:
             argv += [flag, str(value)]
+    argv += ["--sequence-chunk", str(args.sequence_chunk).lower()]
     return argv + ["--streaming"] * args.streaming + ["--no-verify"] * args.no_verify
 
 
@@ -70,7 +80,7 @@ def export_command(args):
         warnings.filterwarnings("ignore", message="`padding_mask` dropped")
         description = export_model(
             model, args.out, format=args.format, streaming=streaming, length=args.length,
-            chunk_size=chunk if streaming else None, quantize=args.quantize,
+            chunk_size=chunk if streaming else None, quantize=args.quantize, sequence_chunk=args.sequence_chunk,
         )
     print(f"wrote {args.out} ({_size(args.out) / 1e6:.2f} MB) and {args.out}.json")
     for spec in description["inputs"]:
@@ -108,6 +118,9 @@ def add_parser(commands):
     parser.add_argument("--streaming", action="store_true", help="export the streaming (chunk) form")
     parser.add_argument("--length", type=int, help="sequence form: the fixed input length")
     parser.add_argument("--chunk", type=int, help="streaming form: samples per chunk (default: from 256)")
+    parser.add_argument("--sequence-chunk", type=_sequence_chunk, default=SEQUENCE_CHUNK, metavar="STEPS",
+                        help=f"sequence form: a long input's causal SSM layers run in chunks of STEPS (default "
+                             f"{SEQUENCE_CHUNK}); 'none': kernels as long as the input (docs/export.md)")
     parser.add_argument("--rate", type=int, help="presets: re-target to this sampling rate (Hz) first")
     parser.add_argument("--quantize", choices=("dynamic_int8",), help="LiteRT: int8 weights")
     parser.add_argument("--tolerance", type=_tolerance,

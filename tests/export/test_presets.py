@@ -2,6 +2,7 @@
 agrees with its Keras model in the runtime, on random inputs and real clips, reviews, images (CIFAR-10, Pathfinder) or trees;
 bidirectional presets have no streaming form."""
 
+import json
 import os
 import subprocess
 import sys
@@ -154,3 +155,17 @@ def test_cli_holds_the_export_to_the_tolerance_given(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(argv + ["--tolerance", "0"])
     assert "argument --tolerance: expected a positive relative error" in capsys.readouterr().err
+
+
+@needs_tf
+def test_cli_passes_the_sequence_chunk_to_the_export(tmp_path, capsys):
+    path = os.path.join(str(tmp_path), "m.onnx")
+    argv = ["export", "fsdd_s5", "--format", "onnx", "--out", path, "--length", "16000"]
+    for flag, recorded in (([], 64), (["--sequence-chunk", "32"], 32), (["--sequence-chunk", "none"], None)):
+        assert cli.main(argv + flag) == 0
+        with open(path + ".json", encoding="utf-8") as f:
+            assert json.load(f)["sequence_chunk"] == recorded
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli.main(argv + ["--sequence-chunk", "0"])
+    assert "--sequence-chunk must be a positive number of steps or 'none'" in capsys.readouterr().err
