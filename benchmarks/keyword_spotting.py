@@ -403,7 +403,7 @@ def _goal_words(v):
 
 
 def render(results, image=None):
-    from keras_ssm.zoo.intervals import format_interval
+    from keras_ssm.intervals import format_interval
 
     d, rule = results["detection"], results["detection"]["rule"]
     volume = d.get("noise_volume", QUIET_NOISE_VOLUME)
@@ -497,7 +497,7 @@ def render_index(out):
     one line per preset and noise volume."""
     import glob
 
-    from keras_ssm.zoo.intervals import format_interval
+    from keras_ssm.intervals import format_interval
 
     lines = ["# Keyword spotting on a stream: the results", "",
              "Written by `python -m benchmarks keyword_spotting` (see its docstring for the method) from the results "

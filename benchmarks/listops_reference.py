@@ -35,7 +35,7 @@ arguments (LRA's defaults: max depth 10, up to 10 arguments, 500 < length < 2,00
    over a tree's nodes a chi-square whose p comes from permuting whole trees, since the nodes
    of one tree are not independent), with a Bonferroni threshold over the tests.
 
-Accuracies carry Wilson 95 % intervals (`keras_ssm.zoo.intervals`), their difference Newcombe's
+Accuracies carry Wilson 95 % intervals (`keras_ssm.intervals`), their difference Newcombe's
 hybrid score interval (Newcombe 1998, method 10, built from the two Wilson intervals); the two
 agree when that interval holds 0. Writes `results/listops_reference.{json,md}`.
 """
@@ -467,7 +467,7 @@ def difference_interval(correct_a, total_a, correct_b, total_b):
     >>> [round(v, 4) for v in difference_interval(56, 70, 48, 80)]   # Newcombe (1998), Table II (a)
     [0.0524, 0.3339]
     """
-    from keras_ssm.zoo.intervals import wilson_interval
+    from keras_ssm.intervals import wilson_interval
 
     pa, pb = correct_a / total_a, correct_b / total_b
     la, ua = wilson_interval(correct_a, total_a)
@@ -674,7 +674,7 @@ def main(argv=None):
 
     from keras_ssm import zoo
     from keras_ssm.data.listops import OPERATORS
-    from keras_ssm.zoo.intervals import wilson_interval
+    from keras_ssm.intervals import wilson_interval
 
     module, settings = load_lra(args.lra_listops)
     lra_path = Path(args.lra_listops).resolve()

@@ -31,7 +31,7 @@ import os
 import time
 
 from keras_ssm.training.recipe import _merged
-from keras_ssm.zoo.intervals import wilson_interval
+from keras_ssm.intervals import wilson_interval
 
 IMAGE = "examples/recipes/lra_image_s5.json"
 TEXT = "examples/recipes/lra_text_s4d.json"

@@ -100,7 +100,7 @@ def describe_command(args):
 def evaluate_command(args):
     from keras_ssm import zoo
     from keras_ssm.zoo.evaluation import evaluate_preset
-    from keras_ssm.zoo.intervals import format_interval
+    from keras_ssm.intervals import format_interval
 
     names = zoo.list_presets() if args.all else args.names
     if not names:

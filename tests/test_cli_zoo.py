@@ -11,7 +11,7 @@ from keras_ssm import cli, zoo
 from keras_ssm.models import SSMBackbone, SSMClassifier
 from keras_ssm.models.rate import retarget
 from keras_ssm.zoo import registry
-from keras_ssm.zoo.intervals import format_interval, wilson_interval
+from keras_ssm.intervals import format_interval, wilson_interval
 from tests.fsdd_fixture import write_fsdd, write_wav
 
 METADATA = {

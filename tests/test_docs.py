@@ -60,7 +60,7 @@ def test_readme_table_is_the_generated_one():
 
 def test_readme_table_shows_each_interval_as_the_metadata_states_it():
     from keras_ssm import zoo
-    from keras_ssm.zoo.intervals import format_interval
+    from keras_ssm.intervals import format_interval
 
     table = _zoo_table().readme_table()
     for name in zoo.list_presets():

@@ -4,7 +4,7 @@ imports a higher one, not even lazily inside a function.
 The order, lowest first, as the imports stand (each tier may import the
 tiers below it, never its own neighbours nor anything above):
 
-0. `ops`, `validation`, `hippo`, `mel`, `simulate`: numerics, no keras_ssm imports
+0. `ops`, `validation`, `hippo`, `mel`, `simulate`, `intervals`: numerics, no keras_ssm imports
 1. `discretization` (the ops)
 2. `layers`, `data` (input pipelines: numpy, tf.data)
 3. `models` (the layers; the tokenizers of `data`)
@@ -26,7 +26,7 @@ import keras_ssm
 ROOT = pathlib.Path(keras_ssm.__file__).parent
 
 TIERS = [
-    ("ops", "validation", "hippo", "mel", "simulate"),
+    ("ops", "validation", "hippo", "mel", "simulate", "intervals"),
     ("discretization",),
     ("layers", "data"),
     ("models",),
@@ -45,9 +45,6 @@ KNOWN_UPWARD = {
     # `SSMBackbone.get_layout_map` calls `training.distribution.layout_map`
     # (which needs only the layers): it belongs below the models.
     ("keras_ssm.models.backbone", "training"),
-    # The keyword-stream evaluation reads its intervals from `zoo.intervals`
-    # (plain math): they belong below the data.
-    ("keras_ssm.data.keyword_stream", "zoo"),
 }
 
 

@@ -10,6 +10,8 @@ false alarms per hour, each with its 95 % interval.
 
 import numpy as np
 
+from keras_ssm.intervals import poisson_rate_interval, wilson_interval
+
 # The scoring rule's constants, fixed before any figure was measured (see
 # `score`). They are not arguments, so that no evaluation can tune them.
 HEARD_FRACTION = 0.5
@@ -114,8 +116,6 @@ def score(events, detections, stream_seconds, *, background=BACKGROUND):
     >>> result["detected"], result["keywords"], result["false_alarms"], result["false_alarms_per_hour"]
     (1, 1, 2, 2.0)
     """
-    from keras_ssm.zoo.intervals import poisson_rate_interval, wilson_interval
-
     if not np.isfinite(stream_seconds) or stream_seconds <= 0:
         raise ValueError(f"`stream_seconds` must be the stream's duration, a positive number; got {stream_seconds!r}.")
     background = set(background)

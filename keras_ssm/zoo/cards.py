@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from keras_ssm.zoo import publish_families as families
-from keras_ssm.zoo.intervals import accuracy_interval, format_interval, wilson_interval
+from keras_ssm.intervals import accuracy_interval, format_interval, wilson_interval
 
 
 def read_history(paths):

@@ -1,6 +1,6 @@
 """Evaluating a preset on its task's data, as its metadata says."""
 
-from keras_ssm.zoo.intervals import wilson_interval
+from keras_ssm.intervals import wilson_interval
 from keras_ssm.zoo.loading import describe, load
 
 
@@ -24,7 +24,7 @@ def evaluate_preset(name_or_path, data_dir, sample_rate=None, split="test", batc
     Returns:
         `{"preset", "split", "examples", "correct", "accuracy", "interval",
         "loss", "sample_rate", "missing"}`: `interval` the Wilson 95 %
-        interval of the accuracy (`keras_ssm.zoo.intervals`), `missing` the
+        interval of the accuracy (`keras_ssm.intervals`), `missing` the
         examples the data's listing names but the folder lacks (a loader
         that says so, e.g. Pathfinder's; 0 otherwise).
 

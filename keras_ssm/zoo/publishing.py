@@ -33,7 +33,7 @@ from keras_ssm import data as data_lib
 from keras_ssm.zoo import cards
 from keras_ssm.zoo import publish_families as families
 from keras_ssm.zoo.evaluation import evaluate_preset
-from keras_ssm.zoo.intervals import metric_intervals
+from keras_ssm.intervals import metric_intervals
 from keras_ssm.zoo.loading import describe, load
 from keras_ssm.zoo.saving import save_preset
 from keras_ssm.zoo.verify import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, check_metadata, sha256_file

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import chi2
 
 from keras_ssm.data.keyword_stream import HEARD_FRACTION, MAX_LATENCY_SECONDS, score
-from keras_ssm.zoo.intervals import poisson_rate_interval, wilson_interval
+from keras_ssm.intervals import poisson_rate_interval, wilson_interval
 
 HOUR = 3600.0
 EPSILON = 1e-6

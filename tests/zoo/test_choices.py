@@ -5,7 +5,7 @@ import pytest
 
 from keras_ssm import zoo
 from keras_ssm.zoo import PresetError, cards
-from keras_ssm.zoo.intervals import wilson_interval
+from keras_ssm.intervals import wilson_interval
 from keras_ssm.zoo.verify import check_metadata
 
 OLD = {"task": "audio-classification", "labels": ["no", "yes"], "input": {"shape": [None, 1], "dtype": "float32"},

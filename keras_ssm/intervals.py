@@ -1,6 +1,7 @@
-"""95 % intervals of the zoo's figures: Wilson for an accuracy (a count of
-correct examples out of a total), exact Poisson (Garwood) for a count of
-events over a time, such as false alarms per hour.
+"""95 % intervals: Wilson for an accuracy (a count of correct examples out
+of a total), exact Poisson (Garwood) for a count of events over a time, such
+as false alarms per hour. Plain math, below everything that reports a figure
+(the keyword-stream score, the zoo, the benchmarks).
 
 Every interval that `zoo evaluate`, a model card, a preset's metadata or
 `benchmarks/zoo.md` shows comes from these two functions.

@@ -3,7 +3,7 @@
 import pytest
 from scipy import stats
 
-from keras_ssm.zoo.intervals import accuracy_interval, format_interval, poisson_rate_interval, wilson_interval
+from keras_ssm.intervals import accuracy_interval, format_interval, poisson_rate_interval, wilson_interval
 
 
 @pytest.mark.parametrize("correct, total, expected", [
