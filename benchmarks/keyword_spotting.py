@@ -43,7 +43,7 @@
 validation stream alone, with `--preset`'s labels and windows (the grid,
 its choice, the most keywords within the goal's false alarms), so that
 candidates are compared before one is published and the test stream read;
-it writes `results/keyword_spotting_candidate_<run>.json`.
+it writes `keyword_candidate_<run>.json` in `--out` (outside the index).
 
 Writes `results/keyword_spotting_<preset>[_noise<volume>].{json,md,png}`
 (`keras_ssm.zoo.publishing.keyword_benchmark_file`, the one naming rule;
@@ -598,14 +598,15 @@ def main(argv=None):
                              "--out; run nothing")
     parser.add_argument("--candidate", metavar="MODEL.keras",
                         help="a trained candidate (a run's best.keras), scored on the validation stream only, with "
-                             "--preset's labels and windows; writes keyword_spotting_candidate_<run>.json in --out")
+                             "--preset's labels and windows; writes keyword_candidate_<run>.json in --out")
     args = parser.parse_args(argv)
     args.data = os.path.abspath(args.data)
     if args.candidate:
         result = candidate(args.candidate, args.preset, args.data, args.noise_volume, args.max_words)
         run = os.path.basename(os.path.dirname(os.path.abspath(args.candidate)))
         os.makedirs(args.out, exist_ok=True)
-        with open(_path(args.out, f"candidate_{run}", args.noise_volume, "json"), "w", encoding="utf-8") as f:
+        noise = "" if args.noise_volume == QUIET_NOISE_VOLUME else f"_noise{args.noise_volume:g}"
+        with open(os.path.join(args.out, f"keyword_candidate_{run}{noise}.json"), "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1)
         for name in ("choice", "reachable_at_goal"):
             r = result[name]
