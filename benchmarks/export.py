@@ -290,12 +290,18 @@ def sequence_main(args):
             results["presets"][preset] = result
             print(f"{preset}: {json.dumps(result)}", flush=True)
     results["load_average_after"] = os.getloadavg()[0]
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "export_sequence.json"), "w") as f:
+    _write(results, args.out, "export_sequence", render_sequence)
+
+
+def _write(results, out, stem, render_page):
+    """Writes `OUT/STEM.json` and the page `OUT/STEM.md`, and prints the page."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"{stem}.json"), "w") as f:
         json.dump(results, f, indent=2)
-    with open(os.path.join(args.out, "export_sequence.md"), "w") as f:
-        f.write(render_sequence(results))
-    print(render_sequence(results))
+    page = render_page(results)
+    with open(os.path.join(out, f"{stem}.md"), "w") as f:
+        f.write(page)
+    print(page)
 
 
 def main(argv=None):
@@ -353,9 +359,4 @@ def main(argv=None):
                     rows["latency"][str(chunk)][f"keras_{backend}"] = row["seconds"]
             results["presets"][preset] = rows
             print(f"{preset}: {json.dumps(rows)}", flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "export.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    with open(os.path.join(args.out, "export.md"), "w") as f:
-        f.write(render(results))
-    print(render(results))
+    _write(results, args.out, "export", render)
