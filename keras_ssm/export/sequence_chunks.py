@@ -100,7 +100,7 @@ def _chunked_mix(layer, chunk, u, step_scale):
     steps (see the module's docstring); equal to its `_real_mix`."""
     pieces, n = _chunks(u, chunk)
     log_z = _log_z(layer, step_scale)
-    ends = layer._real_chunk(pieces, ops.zeros((1, *log_z.shape, 2)), step_scale)[1]  # (batch · n, *state, 2)
+    ends = layer._real_chunk(pieces, None, step_scale)[1]  # (batch · n, *state, 2)
     width = log_z.size
     flat = ops.reshape(ends, (-1, n, width, 2))
     after_re, after_im = scan_states(flat[..., 0], flat[..., 1], log_z.reshape(-1) * chunk)

@@ -492,7 +492,11 @@ class KernelSSMLayer(SSMLayer):
         return tuple(ops.convert_to_numpy(x) for x in (log_z, b_scale * system["B"], system["C"]))
 
     def _real_chunk(self, u, state, step_scale):
-        """`chunk` in real arithmetic, the state `(batch, H, N, 2)`."""
+        """`chunk` in real arithmetic, the state `(batch, H, N, 2)` (None: the
+        zero state). Per feature, matrix products take the chunk's inputs to
+        the outputs (`K`'s Toeplitz matrix) and to the state they add
+        (`Λ̄^{C−1−j} B̄`), and the entering state to the outputs
+        (`C Λ̄^{k+1}`); the entering state decays by `Λ̄^C`."""
         length = real_form.static_length(u)
 
         def system():
@@ -500,17 +504,22 @@ class KernelSSMLayer(SSMLayer):
             return log_z, b_scale * system["B"], system["C"]
 
         log_z, b_bar, c = real_form.constants(self, ("system", float(step_scale)), system)
+        modes = log_z.shape[-1]
         kernel = np.einsum("hn,hnk->hk", c * b_bar, real_form.powers(log_z, length)).real
         ahead = real_form.powers(log_z, length, start=1)  # Λ̄^{k+1}, (H, N, C)
-        w = c[..., None] * ahead
-        x_re, x_im = state[..., 0], state[..., 1]
-        from_state = ops.einsum("bhn,hnk->bkh", x_re, w.real) - ops.einsum("bhn,hnk->bkh", x_im, w.imag)
-        # Λ̄^{C−1−j} B̄ for input j.
         decays = np.concatenate([np.flip(ahead[..., :-1], -1), np.ones_like(ahead[..., :1])], -1) * b_bar[..., None]
+        to_state = np.concatenate([decays.real, decays.imag], axis=1).transpose(0, 2, 1)  # (H, C, 2N)
+        u_t = ops.transpose(u, (0, 2, 1))  # (batch, H, C)
+        y = ops.einsum("bhj,hjk->bkh", u_t, real_form.toeplitz(kernel))
+        added = ops.einsum("bhj,hjm->bhm", u_t, to_state.astype(np.float32))
+        if state is None:
+            return y, ops.stack([added[..., :modes], added[..., modes:]], axis=-1)
+        w = c[..., None] * ahead  # C Λ̄^{k+1}
+        x_re, x_im = state[..., 0], state[..., 1]
+        y = y + ops.einsum("bhm,hmk->bkh", ops.concatenate([x_re, x_im], axis=-1),
+                           np.concatenate([w.real, -w.imag], axis=1).astype(np.float32))
         re, im = real_form.rotate(ahead[..., -1], x_re, x_im)
-        re = re + ops.einsum("bjh,hnj->bhn", u, decays.real)
-        im = im + ops.einsum("bjh,hnj->bhn", u, decays.imag)
-        return real_form.causal_conv(u, kernel) + from_state, ops.stack([re, im], axis=-1)
+        return y, ops.stack([re + added[..., :modes], im + added[..., modes:]], axis=-1)
 
     def step(self, inputs_t, state, step_scale=1.0):
         """One step of the recurrence: `x_k = Λ̄ x_{k−1} + B̄ u_k`,

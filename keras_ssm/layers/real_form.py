@@ -124,6 +124,40 @@ def complex_conv(re, im, powers, reverse=False):
     return x[..., 0], x[..., 1]
 
 
+def toeplitz(taps):
+    """Causal taps `(C, T)` (numpy) as matrices `(C, T, T)`, `[c, j, k] =
+    taps[c, k − j]` for `k ≥ j` and 0 above: `u @ toeplitz(taps)[c]` is
+    `causal_conv` of `T` steps. Gathered in the graph from the taps, so that
+    an export stores `C · T` numbers, not `C · T²`.
+
+    >>> keras.ops.convert_to_numpy(toeplitz(np.array([[1.0, 0.5]])))[0].tolist()
+    [[1.0, 0.5], [0.0, 1.0]]
+    """
+    t = np.shape(taps)[1]
+    lag = np.arange(t)[None, :] - np.arange(t)[:, None]  # k − j; above the diagonal, the appended 0
+    table = np.concatenate([taps, np.zeros_like(taps[:, :1])], axis=1).astype(np.float32)
+    return ops.take(ops.convert_to_tensor(table), np.where(lag >= 0, lag, t).astype(np.int32), axis=1)
+
+
+def mode_transfer(log_z, length):
+    """Each mode's chunk of `length` steps as one real matrix `(P, 2C, 2C)`:
+    `[Re v_0 … v_{C−1}, Im v_0 … v_{C−1}] @ transfer[p]` gives
+    `[Re x_0 … x_{C−1}, Im x_0 … x_{C−1}]`, `x_k = Σ_{j≤k} z^{k−j} v_j` (the
+    rows and columns of real and imaginary parts, as `rotate`), from the
+    Toeplitz matrices of the powers `z^t`.
+
+    >>> z = np.array([0.5 + 0.5j])
+    >>> v = np.array([1.0 + 2.0j, -1.0 + 0.5j])
+    >>> out = np.concatenate([v.real, v.imag]) @ keras.ops.convert_to_numpy(mode_transfer(np.log(z), 2))[0]
+    >>> x = [v[0], z[0] * v[0] + v[1]]
+    >>> bool(np.allclose(out, np.concatenate([np.real(x), np.imag(x)]), atol=1e-6))
+    True
+    """
+    taps = powers(log_z, length)
+    re, im = toeplitz(taps.real), toeplitz(taps.imag)
+    return ops.concatenate([ops.concatenate([re, im], axis=2), ops.concatenate([-im, re], axis=2)], axis=1)
+
+
 def powers(log_z, length, start=0):
     """`z^t` for `t = start, ..., start + length − 1`: `(..., length)` complex64."""
     t = np.arange(start, start + length)

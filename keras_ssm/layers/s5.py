@@ -287,11 +287,16 @@ class S5Layer(SSMLayer):
         return real_form.complex_conv(bu_re, bu_im, taps, reverse)
 
     @staticmethod
-    def _real_project(states, cs):
+    def _real_readout(cs):
+        """`Σ Re(C x)` as the matrix `(2P' · len(cs), H)` that multiplies
+        `[Re x, Im x]` of each state in turn."""
+        return np.concatenate([part for c in cs for part in (c.real, -c.imag)], axis=1).T
+
+    @classmethod
+    def _real_project(cls, states, cs):
         """`Σ Re(C x)` over pairs of states `(Re x, Im x)` and numpy `C`."""
         x = ops.concatenate([part for s in states for part in s], axis=-1)
-        w = np.concatenate([part for c in cs for part in (c.real, -c.imag)], axis=1)
-        return ops.matmul(x, w.T)
+        return ops.matmul(x, cls._real_readout(cs))
 
     def _real_mix(self, u, step_scale):
         system = self._real_system(step_scale)
@@ -302,14 +307,23 @@ class S5Layer(SSMLayer):
         return self._real_project(states, cs)
 
     def _real_chunk(self, u, state, step_scale):
-        """`chunk` in real arithmetic, the state `(batch, P', 2)`:
-        `x_k = Σ_{j≤k} Λ̄^{k−j} B̄ u_j + Λ̄^{k+1} x_0`."""
+        """`chunk` in real arithmetic, the state `(batch, P', 2)` (None: the
+        zero state): `x_k = Σ_{j≤k} Λ̄^{k−j} B̄ u_j + Λ̄^{k+1} x_0`, one matrix
+        product per mode (`real_form.mode_transfer`)."""
         system = self._real_system(step_scale)
-        re, im = self._real_states(u, system)
-        ahead = real_form.powers(system["log_z"], real_form.static_length(u), start=1).T  # (C, P')
-        from_re, from_im = real_form.rotate(ahead, state[:, None, :, 0], state[:, None, :, 1])
-        re, im = re + from_re, im + from_im
-        return self._real_project([(re, im)], [system["C"][0]]), ops.stack([re[:, -1], im[:, -1]], axis=-1)
+        length, modes = real_form.static_length(u), system["log_z"].shape[0]
+        b = system["B"]
+        bu = ops.matmul(u, np.concatenate([b.real, b.imag]).T)  # (batch, C, 2P'): [Re | Im]
+        # Per mode, its inputs' real parts, then their imaginary parts: (batch, P', 2C).
+        v = ops.reshape(ops.transpose(ops.reshape(bu, (-1, length, 2, modes)), (0, 3, 2, 1)), (-1, modes, 2 * length))
+        x = ops.reshape(ops.einsum("bpi,pio->bpo", v, real_form.mode_transfer(system["log_z"], length)),
+                        (-1, modes, 2, length))
+        if state is not None:
+            ahead = real_form.powers(system["log_z"], length, start=1)  # Λ̄^{k+1}, (P', C)
+            re, im = real_form.rotate(ahead, state[..., 0:1], state[..., 1:2])
+            x = x + ops.stack([re, im], axis=2)
+        states = ops.reshape(ops.transpose(x, (0, 3, 2, 1)), (-1, length, 2 * modes))  # [Re x | Im x] per step
+        return ops.matmul(states, self._real_readout([system["C"][0]])), x[..., -1]
 
     def compute_output_spec(self, inputs, return_state=False, **kwargs):
         y = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
