@@ -175,6 +175,7 @@ def load_image(
     seed=0,
     drop_remainder=False,
     split_seed=0,
+    train_fraction=None,
 ):
     """Loads CIFAR-10 for LRA "Image" (grayscale, length 1,024).
 
@@ -193,6 +194,9 @@ def load_image(
         split_seed: int seed of the validation hold-out, independent of
             `seed`, so the validation set stays the same when the shuffle
             seed changes.
+        train_fraction: keep only this share of the training split
+            (stratified, seeded by `split_seed`), for low-data experiments;
+            the validation and test splits are unchanged. None keeps it all.
 
     Returns:
         `TaskData` whose datasets yield `(pixels, labels)`: float32
@@ -214,6 +218,7 @@ def load_image(
     check_positive_int("batch_size", batch_size)
     check_fraction("validation_fraction", validation_fraction)
     check_non_negative_int("split_seed", split_seed)
+    check_fraction("train_fraction", train_fraction, allow_none=True)
     if scale == "tokens" and not grayscale:
         raise ValueError("`scale='tokens'` needs `grayscale=True` (one token per pixel).")
     layout, root = detect_layout(data_dir)
@@ -229,6 +234,8 @@ def load_image(
     if raw["train"] is not None:
         train_x, train_y = raw["train"]
         keep, held = holdout_split(train_y, validation_fraction, split_seed)
+        if train_fraction is not None:
+            keep = keep[holdout_split(train_y[keep], train_fraction, split_seed + 1)[1]]
         train_x = sequences(train_x)
         parts.update(train=(train_x[keep], train_y[keep]), validation=(train_x[held], train_y[held]))
     transform = pixel_transform(scale)
@@ -261,5 +268,7 @@ def load_image(
         info={"data_dir": root, "layout": layout, "scale": scale,
               "preprocessing": ("tf.image.rgb_to_grayscale, " if grayscale else "RGB, ")
               + "row-major flatten to 1024",
-              "validation": f"{validation_fraction:.0%} of train, stratified, split seed {split_seed}"},
+              "validation": f"{validation_fraction:.0%} of train, stratified, split seed {split_seed}",
+              **({} if train_fraction is None else
+                 {"train": f"{train_fraction:.0%} of the rest, stratified, split seed {split_seed + 1}"})},
     )

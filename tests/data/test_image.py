@@ -187,3 +187,20 @@ def test_bad_split_seed(tmp_path):
     _write_binary(tmp_path)
     with pytest.raises(ValueError, match="split_seed"):
         image.load_image(tmp_path, split_seed=None)  # None would draw a different split every run
+
+
+def test_train_fraction_keeps_a_stratified_share_and_the_same_validation(tmp_path):
+    _write_binary(tmp_path)
+    full = image.load_image(tmp_path, batch_size=64, shuffle=False)
+    half = image.load_image(tmp_path, batch_size=64, shuffle=False, train_fraction=0.5)
+    x_full, y_full = (np.concatenate(p) for p in zip(*batches(full.train)))
+    x_half, y_half = (np.concatenate(p) for p in zip(*batches(half.train)))
+    # 18 of 20 images per class are trained on (2 are validation); half of them stay, from among them.
+    assert np.bincount(y_half, minlength=10).tolist() == [9] * 10
+    assert half.num_examples["train"] == 90 and half.num_examples["validation"] == full.num_examples["validation"]
+    rows = {row.tobytes() for row in x_full}
+    assert all(row.tobytes() in rows for row in x_half)
+    np.testing.assert_array_equal(_validation(tmp_path, train_fraction=0.5)[0], _validation(tmp_path)[0])
+    assert "50% of the rest" in half.info["train"]
+    with pytest.raises(ValueError, match="train_fraction"):
+        image.load_image(tmp_path, train_fraction=1.5)
