@@ -14,9 +14,10 @@ that enters it:
 
 That is `O(L·C)` per channel plus the states, a few large ops (no loop in
 the graph), which every route (tf2onnx, the LiteRT converter, Keras's
-`model.export`) converts like the unchunked form. Causal layers only:
-bidirectional layers and DSS-softmax (whose kernel depends on the length)
-keep the whole-length convolution.
+`model.export`) converts like the unchunked form. A bidirectional layer
+runs its backward half the same way over the reversed input (its own `C`,
+each output reading the state before its input). DSS-softmax, whose kernel
+depends on the length, keeps the whole-length convolution.
 """
 
 import contextlib
@@ -95,25 +96,35 @@ def _log_z(layer, step_scale=1.0):
     return layer._real_system(step_scale)["log_z"]
 
 
-def _chunked_mix(layer, chunk, u, step_scale):
-    """`layer`'s sequence pass over `u` `(batch, L, H)` in chunks of `chunk`
-    steps (see the module's docstring); equal to its `_real_mix`."""
+def _chunked_pass(layer, chunk, u, step_scale, backward=False):
+    """One direction of `layer`'s sequence pass over `u` `(batch, L, H)` in
+    chunks of `chunk` steps (see the module's docstring)."""
     pieces, n = _chunks(u, chunk)
     log_z = _log_z(layer, step_scale)
-    ends = layer._real_chunk(pieces, None, step_scale)[1]  # (batch · n, *state, 2)
+    ends = layer._real_chunk(pieces, None, step_scale, backward=backward)[1]  # (batch · n, *state, 2)
     width = log_z.size
     flat = ops.reshape(ends, (-1, n, width, 2))
     after_re, after_im = scan_states(flat[..., 0], flat[..., 1], log_z.reshape(-1) * chunk)
     entering = ops.stack([_entering(after_re, width), _entering(after_im, width)], axis=-1)
-    mixed = layer._real_chunk(pieces, ops.reshape(entering, (-1, *log_z.shape, 2)), step_scale)[0]
+    mixed = layer._real_chunk(pieces, ops.reshape(entering, (-1, *log_z.shape, 2)), step_scale, backward=backward)[0]
     return ops.reshape(mixed, (-1, n * chunk, int(mixed.shape[2])))[:, : int(u.shape[1])]
 
 
+def _chunked_mix(layer, chunk, u, step_scale):
+    """`layer`'s sequence pass in chunks, equal to its `_real_mix`: a
+    bidirectional layer adds its backward half, the same chunked pass over
+    the reversed input, reversed back."""
+    mixed = _chunked_pass(layer, chunk, u, step_scale)
+    if layer.bidirectional:
+        mixed = mixed + ops.flip(_chunked_pass(layer, chunk, ops.flip(u, axis=1), step_scale, backward=True), axis=1)
+    return mixed
+
+
 def _chunkable(layer):
-    """Whether `layer`'s sequence pass may run in chunks: a causal layer
-    with a constant kernel, not in chunks already (a nested context)."""
-    return (hasattr(layer, "_real_chunk") and not layer.bidirectional
-            and getattr(layer, "variant", None) != "softmax" and "_real_mix" not in vars(layer))
+    """Whether `layer`'s sequence pass may run in chunks: a kernel that does
+    not depend on the length, not in chunks already (a nested context)."""
+    return (hasattr(layer, "_real_chunk") and getattr(layer, "variant", None) != "softmax"
+            and "_real_mix" not in vars(layer))
 
 
 def min_chunked_length(layer, chunk):
@@ -140,11 +151,11 @@ def min_chunked_length(layer, chunk):
 
 @contextlib.contextmanager
 def chunked_sequence(model, chunk=SEQUENCE_CHUNK):
-    """Runs the sequence pass of `model`'s causal SSM layers in chunks of
+    """Runs the sequence pass of `model`'s SSM layers in chunks of
     `chunk` steps while open (inside `real_arithmetic`): `O(L · chunk)` per
     channel instead of `O(L²)`. A layer whose input is too short for chunks
     to pay (`min_chunked_length`) keeps its whole-length convolution, and
-    so do bidirectional and DSS-softmax layers. `chunk=None` changes nothing.
+    so do DSS-softmax layers. `chunk=None` changes nothing.
 
     Example:
     >>> import numpy as np, keras_ssm

@@ -491,21 +491,29 @@ class KernelSSMLayer(SSMLayer):
         log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
         return tuple(ops.convert_to_numpy(x) for x in (log_z, b_scale * system["B"], system["C"]))
 
-    def _real_chunk(self, u, state, step_scale):
+    def _real_chunk(self, u, state, step_scale, backward=False):
         """`chunk` in real arithmetic, the state `(batch, H, N, 2)` (None: the
         zero state). Per feature, matrix products take the chunk's inputs to
         the outputs (`K`'s Toeplitz matrix) and to the state they add
         (`Λ̄^{C−1−j} B̄`), and the entering state to the outputs
-        (`C Λ̄^{k+1}`); the entering state decays by `Λ̄^C`."""
+        (`C Λ̄^{k+1}`); the entering state decays by `Λ̄^C`.
+
+        `backward=True` runs a bidirectional layer's backward half over a
+        time-reversed chunk: `C_backward`, and each output reads the state
+        before its own input (`C_b Λ̄^k`, taps shifted by one step), since the
+        backward kernel weights only the inputs ahead."""
         length = real_form.static_length(u)
 
         def system():
             log_z, b_scale, system = self._discrete(step_scale, self._streaming_length())
-            return log_z, b_scale * system["B"], system["C"]
+            return log_z, b_scale * system["B"], system["C"], system.get("C_backward")
 
-        log_z, b_bar, c = real_form.constants(self, ("system", float(step_scale)), system)
+        log_z, b_bar, c, c_backward = real_form.constants(self, ("system", float(step_scale)), system)
+        c, start = (c_backward, 0) if backward else (c, 1)
         modes = log_z.shape[-1]
         kernel = np.einsum("hn,hnk->hk", c * b_bar, real_form.powers(log_z, length)).real
+        if backward:
+            kernel = np.concatenate([np.zeros_like(kernel[:, :1]), kernel[:, :-1]], axis=1)
         ahead = real_form.powers(log_z, length, start=1)  # Λ̄^{k+1}, (H, N, C)
         decays = np.concatenate([np.flip(ahead[..., :-1], -1), np.ones_like(ahead[..., :1])], -1) * b_bar[..., None]
         to_state = np.concatenate([decays.real, decays.imag], axis=1).transpose(0, 2, 1)  # (H, C, 2N)
@@ -514,7 +522,7 @@ class KernelSSMLayer(SSMLayer):
         added = ops.einsum("bhj,hjm->bhm", u_t, to_state.astype(np.float32))
         if state is None:
             return y, ops.stack([added[..., :modes], added[..., modes:]], axis=-1)
-        w = c[..., None] * ahead  # C Λ̄^{k+1}
+        w = c[..., None] * real_form.powers(log_z, length, start=start)  # C Λ̄^{k+1} (backward: C_b Λ̄^k)
         x_re, x_im = state[..., 0], state[..., 1]
         y = y + ops.einsum("bhm,hmk->bkh", ops.concatenate([x_re, x_im], axis=-1),
                            np.concatenate([w.real, -w.imag], axis=1).astype(np.float32))

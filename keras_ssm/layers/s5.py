@@ -306,10 +306,12 @@ class S5Layer(SSMLayer):
             cs.append(system["C"][1])
         return self._real_project(states, cs)
 
-    def _real_chunk(self, u, state, step_scale):
+    def _real_chunk(self, u, state, step_scale, backward=False):
         """`chunk` in real arithmetic, the state `(batch, P', 2)` (None: the
         zero state): `x_k = Σ_{j≤k} Λ̄^{k−j} B̄ u_j + Λ̄^{k+1} x_0`, one matrix
-        product per mode (`real_form.mode_transfer`)."""
+        product per mode (`real_form.mode_transfer`). `backward=True` reads
+        the states with `C_backward`: a bidirectional layer's backward half
+        over a time-reversed chunk."""
         system = self._real_system(step_scale)
         length, modes = real_form.static_length(u), system["log_z"].shape[0]
         b = system["B"]
@@ -323,7 +325,7 @@ class S5Layer(SSMLayer):
             re, im = real_form.rotate(ahead, state[..., 0:1], state[..., 1:2])
             x = x + ops.stack([re, im], axis=2)
         states = ops.reshape(ops.transpose(x, (0, 3, 2, 1)), (-1, length, 2 * modes))  # [Re x | Im x] per step
-        return ops.matmul(states, self._real_readout([system["C"][0]])), x[..., -1]
+        return ops.matmul(states, self._real_readout([system["C"][int(backward)]])), x[..., -1]
 
     def compute_output_spec(self, inputs, return_state=False, **kwargs):
         y = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)

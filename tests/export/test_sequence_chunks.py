@@ -56,11 +56,12 @@ def test_scan_states_equals_the_recurrence():
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("layer", sorted(LAYERS))
-def test_chunked_layer_equals_its_whole_pass_under_a_mask(layer):
+def test_chunked_layer_equals_its_whole_pass_under_a_mask(layer, bidirectional):
     keras.utils.set_random_seed(3)
     cls = {"s4d": keras_ssm.S4DLayer, "dss": keras_ssm.DSSLayer, "s5": keras_ssm.S5Layer}[layer]
-    ssm = cls(**LAYERS[layer])
+    ssm = cls(**LAYERS[layer], bidirectional=bidirectional)
     x = np.random.default_rng(1).standard_normal((2, 301, 4)).astype("float32")
     mask = np.arange(301)[None] < np.array([[301], [190]])
     expected = keras.ops.convert_to_numpy(ssm(x, mask=mask))
@@ -92,18 +93,25 @@ def test_chunked_sequence_form_equals_keras_in_its_runtime(tmp_path, layer, form
 
 
 @needs_tf
-def test_whole_length_form_is_kept_on_request_and_for_bidirectional_layers(tmp_path):
+def test_whole_length_form_is_kept_on_request(tmp_path):
     model = classifier("s5")
     path = out(tmp_path, "whole", "onnx")
     description = export.export_model(model, path, length=LENGTH, sequence_chunk=None)
     assert description["sequence_chunk"] is None
     assert longest_span(path) == LENGTH
     assert export.verify(model, path, description) <= 1e-4
-    bidirectional = classifier("s4d", bidirectional=True)
-    path = out(tmp_path, "bidirectional", "onnx")
-    description = export.export_model(bidirectional, path, length=200, sequence_chunk=CHUNK)
-    assert longest_span(path) == 200
-    assert export.verify(bidirectional, path, description) <= 1e-4
+
+
+@needs_tf
+@pytest.mark.parametrize("layer", ["s4d", "s5"])
+@pytest.mark.parametrize("format", ["onnx", "litert"])
+def test_bidirectional_layers_run_in_chunks_both_ways(tmp_path, layer, format):
+    model = classifier(layer, bidirectional=True)
+    path = out(tmp_path, "bidirectional", format)
+    description = export.export_model(model, path, format=format, length=LENGTH, sequence_chunk=CHUNK)
+    assert export.verify(model, path, description) <= 1e-4
+    if format == "onnx":
+        assert longest_span(path) <= 4 * CHUNK
 
 
 @needs_tf
@@ -118,8 +126,9 @@ def test_a_short_input_keeps_the_whole_length_convolution(tmp_path):
 
 @pytest.mark.skipif(ON_TF, reason="the TensorFlow pass runs the tf.function route above")
 @pytest.mark.parametrize("layer", sorted(LAYERS))
-def test_chunked_keras_route_of_this_backend(tmp_path, layer):
-    model = classifier(layer)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_chunked_keras_route_of_this_backend(tmp_path, layer, bidirectional):
+    model = classifier(layer, bidirectional=bidirectional)
     path = out(tmp_path, "chunked", "onnx")
     description = export.export_model(model, path, format="onnx", length=LENGTH, sequence_chunk=CHUNK,
                                       batch_size=2)
