@@ -43,7 +43,6 @@ agree when that interval holds 0. Writes `results/listops_reference.{json,md}`.
 import argparse
 import importlib.util
 import json
-import math
 import random
 import sys
 import tempfile
@@ -53,6 +52,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
+from keras_ssm.intervals import difference_interval
 
 PRESET = "lra_listops_s5"
 RESULTS = Path(__file__).parent / "results"
@@ -459,21 +460,6 @@ def compare(stats_a, labels_a, stats_b, labels_b, permutations=2000):
 
 # ---------------------------------------------------------------------------------------------
 # The preset
-
-
-def difference_interval(correct_a, total_a, correct_b, total_b):
-    """Newcombe's hybrid score interval (1998, method 10) of `correct_a/total_a - correct_b/total_b`.
-
-    >>> [round(v, 4) for v in difference_interval(56, 70, 48, 80)]   # Newcombe (1998), Table II (a)
-    [0.0524, 0.3339]
-    """
-    from keras_ssm.intervals import wilson_interval
-
-    pa, pb = correct_a / total_a, correct_b / total_b
-    la, ua = wilson_interval(correct_a, total_a)
-    lb, ub = wilson_interval(correct_b, total_b)
-    d = pa - pb
-    return d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
 
 
 def write_keras_ssm_tsv(folder, rows):

@@ -3,7 +3,8 @@
 import pytest
 from scipy import stats
 
-from keras_ssm.intervals import accuracy_interval, format_interval, poisson_rate_interval, wilson_interval
+from keras_ssm.intervals import (accuracy_interval, difference_interval, format_interval, poisson_rate_interval,
+                                wilson_interval)
 
 
 @pytest.mark.parametrize("correct, total, expected", [
@@ -51,3 +52,10 @@ def test_bad_arguments_are_refused_by_name():
     with pytest.raises(ValueError, match="not a whole number of correct examples"):
         accuracy_interval(0.5, 3)
     assert format_interval(accuracy_interval(0.91, 300)) == "[87.2, 93.7] %"
+
+
+def test_difference_interval_matches_newcombe():
+    low, high = difference_interval(56, 70, 48, 80)  # Newcombe (1998), Table II, method 10
+    assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
+    low, high = difference_interval(1100, 2000, 1100, 2000)
+    assert low < 0 < high and low == pytest.approx(-high)

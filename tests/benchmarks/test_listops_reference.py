@@ -145,13 +145,6 @@ def test_lra_pipeline_tokens_match():
     assert set(result["lra_vocabulary"]) <= set(listops.VOCAB) | {"X"}
 
 
-def test_difference_interval():
-    low, high = ref.difference_interval(56, 70, 48, 80)  # Newcombe (1998), Table II, method 10
-    assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
-    low, high = ref.difference_interval(1100, 2000, 1100, 2000)
-    assert low < 0 < high and low == pytest.approx(-high)
-
-
 def test_distribution_comparison_of_one_sample_with_itself():
     sources, labels = zip(*listops.generate(50, seed=6, min_length=20, max_length=200))
     stats = [ref.tree_statistics(s) for s in sources]
