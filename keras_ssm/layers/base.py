@@ -522,7 +522,7 @@ class KernelSSMLayer(SSMLayer):
         added = ops.einsum("bhj,hjm->bhm", u_t, to_state.astype(np.float32))
         if state is None:
             return y, ops.stack([added[..., :modes], added[..., modes:]], axis=-1)
-        w = c[..., None] * real_form.powers(log_z, length, start=start)  # C Λ̄^{k+1} (backward: C_b Λ̄^k)
+        w = c[..., None] * (ahead if start == 1 else real_form.powers(log_z, length))  # C Λ̄^{k+1} (backward: C_b Λ̄^k)
         x_re, x_im = state[..., 0], state[..., 1]
         y = y + ops.einsum("bhm,hmk->bkh", ops.concatenate([x_re, x_im], axis=-1),
                            np.concatenate([w.real, -w.imag], axis=1).astype(np.float32))
