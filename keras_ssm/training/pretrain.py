@@ -77,6 +77,22 @@ def check_mask_ratio(mask_ratio, name="mask_ratio"):
     return float(mask_ratio)
 
 
+def input_spec(backbone):
+    """A preset's `input` metadata for `backbone`: token ids `[None]` int32
+    with their `vocab_size`, or `[None, input_dim]` float32 values, with the
+    front end's `sample_rate` for audio.
+
+    >>> input_spec(SSMBackbone("s5", depth=1, width=8, vocab_size=18))
+    {'shape': [None], 'dtype': 'int32', 'vocab_size': 18}
+    """
+    if backbone.vocab_size is not None:
+        return {"shape": [None], "dtype": "int32", "vocab_size": int(backbone.vocab_size)}
+    spec = {"shape": [None, int(backbone.input_dim)], "dtype": "float32"}
+    if backbone.frontend is not None:
+        spec["sample_rate"] = backbone.frontend["sample_rate"]
+    return spec
+
+
 def copy_backbone_weights(source, target):
     """Sets `target`'s weights (an `SSMBackbone`) to `source`'s.
 

@@ -83,10 +83,13 @@ one), then fine-tunes the classifier from it:
 (those of `optimizer`) default to the recipe's own and run on their own
 schedule over the stage's `epochs`; `mask_ratio` defaults to the papers'
 ratio of the task (0.5 images, 0.15 text, 0.1 ListOps). The pretrained
-backbone is saved as `pretrained_backbone.keras` in the run folder (loadable
-with `keras.saving.load_model`); a run that finds it there does not pretrain
-again. `summary.json` records it under `pretrain` (its sha256 included).
-`pretrain` and `warm_start` exclude each other.
+backbone is saved as a backbone preset, `pretrained_backbone/` in the run
+folder (`SSMBackbone.from_preset("runs/NAME/pretrained_backbone")`); a run
+that finds it there does not pretrain again. `summary.json` records it under
+`pretrain` (its weights' sha256 included). `pretrain` and `warm_start`
+exclude each other; to pretrain once and fine-tune many times, give the
+other recipes that folder as their `warm_start`: a backbone's weights start
+the classifier's backbone, its head freshly initialised.
 
 An optional `"distribution"` trains on several devices with
 `keras.distribution` (JAX backend only; see
@@ -113,6 +116,7 @@ import keras
 from keras_ssm.zoo.verify import WEIGHTS_FILE, sha256_file
 from keras_ssm.layers.block import ACTIVATIONS, NORMS, SEQUENCE_LAYERS
 from keras_ssm.layers.pooling import POOLINGS
+from keras_ssm.models.backbone import SSMBackbone
 from keras_ssm.training import distribution as distribution_lib
 from keras_ssm.training import pretrain as pretrain_lib
 from keras_ssm.training.optimizers import GROUPS, STEP_GROUPS, build_optimizer
@@ -176,7 +180,7 @@ PRETRAIN_FIELDS = {
     "mask_ratio": ((int, float), False, None),
     **{key: (types, False, None) for key, (types, _, _) in OPTIMIZER_FIELDS.items()},
 }
-PRETRAINED_BACKBONE = "pretrained_backbone.keras"
+PRETRAINED_BACKBONE = "pretrained_backbone"  # a backbone preset folder
 # Data fields that only augment the training split.
 TRAINING_AUGMENTATION = ("time_shift", "gain_db", "speed_change", "noise_probability", "noise_volume",
                          "band_limit_rate", "band_limit_probability", "edge_probability")
@@ -532,13 +536,21 @@ def warm_start_record(recipe):
     return {"warm_start": recipe["warm_start"], "warm_start_file": path, "warm_start_sha256": digest}
 
 
-def _warm_start_weights(path):
-    """The weights of a `warm_start_file` (a preset's are sha256-verified by `zoo.load` first)."""
+def _warm_start(model, path):
+    """Sets `model`'s weights from a `warm_start_file` (a preset's are
+    sha256-verified by `zoo.load` first). A backbone (a pretraining run's
+    `pretrained_backbone`) starts `model.backbone`; the head keeps its
+    fresh initial weights."""
     from keras_ssm import zoo
 
     if path.endswith(".keras"):
-        return keras.saving.load_model(path, safe_mode=True).get_weights()
-    return zoo.load(os.path.dirname(path)).get_weights()
+        earlier = keras.saving.load_model(path, safe_mode=True)
+    else:
+        earlier = zoo.load(os.path.dirname(path))
+    if isinstance(earlier, SSMBackbone) and not isinstance(model, SSMBackbone):
+        pretrain_lib.copy_backbone_weights(earlier, model.backbone)
+    else:
+        model.set_weights(earlier.get_weights())
 
 
 def load_data(recipe):
@@ -735,7 +747,7 @@ def _train(recipe, out_dir, verbose, callbacks, distribution, start):
     if start:
         # A new run (schedule from its start) from the weights of an earlier one:
         # the very file hashed in `start`.
-        model.set_weights(_warm_start_weights(start["warm_start_file"]))
+        _warm_start(model, start["warm_start_file"])
     pretrained = {}
     if recipe["pretrain"] is not None:
         pretrained = pretrain_backbone(recipe, data, model.backbone, out_dir, verbose)
@@ -798,18 +810,22 @@ def _train(recipe, out_dir, verbose, callbacks, distribution, start):
 def pretrain_backbone(recipe, data, backbone, out_dir, verbose=1):
     """The recipe's `pretrain` stage: pretrains a copy of `backbone` (the
     recipe's model's, as built) on the training split's inputs, saves it as
-    `out_dir/pretrained_backbone.keras`, and copies its weights into
-    `backbone`. An existing `pretrained_backbone.keras` is read instead (a
+    the backbone preset `out_dir/pretrained_backbone/`, and copies its
+    weights into `backbone`. An existing preset there is read instead (a
     resumed run); an interrupted pretraining resumes from `pretrain_backup/`.
 
     Returns the summary's record: `{"pretrain": {"epochs", "objective",
-    "mask_ratio", "file", "sha256", "final_loss"}}`.
+    "mask_ratio", "file", "sha256", "final_loss"}}` (`file`: the preset's
+    weights).
     """
+    from keras_ssm import zoo
+
     spec = recipe["pretrain"]
     path = os.path.join(out_dir, PRETRAINED_BACKBONE)
     metrics_path = os.path.join(out_dir, "pretrain_metrics.csv")
     objective = pretrain_lib.default_objective(backbone)
-    if not os.path.isfile(path):
+    mask_ratio = spec["mask_ratio"] if objective == "masked" else None
+    if not os.path.isfile(os.path.join(path, "metadata.json")):
         # A causal model's next-step objective masks nothing: its `mask_ratio` is None and unused.
         pretrainer = pretrain_lib.SSMPretrainer(
             backbone, objective=objective, mask_ratio=spec["mask_ratio"] or 0.5, seed=recipe["seed"]
@@ -831,19 +847,29 @@ def pretrain_backbone(recipe, data, backbone, out_dir, verbose=1):
             verbose=verbose,
             shuffle=False,
         )
-        partial = path[: -len(".keras")] + ".partial.keras"
-        pretrainer.pretrained_backbone().save(partial)
-        os.replace(partial, path)  # a file that exists is a finished pretraining
-    pretrained = keras.saving.load_model(path, safe_mode=True)
+        last = _read_metrics(metrics_path)[-1]
+        # Written whole or not at all: a folder with metadata.json is a finished pretraining.
+        zoo.save_preset(pretrainer.pretrained_backbone(), path, {
+            "task": "pretrained-backbone",
+            "labels": [],
+            "input": pretrain_lib.input_spec(backbone),
+            "metrics": {key: last[key] for key in ("loss", "val_loss") if key in last},
+            "evaluate": "none: a backbone without a head; `metrics` are its last pretraining epoch's "
+                        "reconstruction losses",
+            "pretrain": {"recipe": recipe["name"], "task": data.task, "epochs": spec["epochs"],
+                         "objective": objective, "mask_ratio": mask_ratio},
+        })
+    pretrained = SSMBackbone.from_preset(path)
     pretrain_lib.copy_backbone_weights(pretrained, backbone)
     rows = _read_metrics(metrics_path)
+    weights = os.path.join(path, WEIGHTS_FILE)
     return {
         "pretrain": {
             "epochs": spec["epochs"],
             "objective": objective,
-            "mask_ratio": spec["mask_ratio"] if objective == "masked" else None,
-            "file": path,
-            "sha256": sha256_file(path),
+            "mask_ratio": mask_ratio,
+            "file": weights,
+            "sha256": sha256_file(weights),
             "final_loss": rows[-1]["loss"] if rows else None,
         }
     }

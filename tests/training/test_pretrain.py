@@ -212,14 +212,25 @@ class StartingWeights(keras.callbacks.Callback):
         self.weights = [np_(w) for w in self.model.backbone.weights]
 
 
+class HeadWeights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        backbone = {id(w) for w in self.model.backbone.weights}
+        self.weights = [np_(w) for w in self.model.weights if id(w) not in backbone]
+
+
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_a_recipe_pretrains_then_fine_tunes_from_the_pretrained_backbone(listops_dir, tmp_path, bidirectional):
     recipe = pretrain_recipe(listops_dir, bidirectional)
     start = StartingWeights()
     summary = recipes.train(recipe, str(tmp_path), verbose=0, callbacks=[start])
     path = tmp_path / recipes.PRETRAINED_BACKBONE
-    pretrained = keras.saving.load_model(str(path), safe_mode=True)
-    assert isinstance(pretrained, SSMBackbone) and pretrained.vocab_size == 18
+    pretrained = SSMBackbone.from_preset(str(path))  # a backbone preset, sha256-verified
+    assert type(pretrained) is SSMBackbone and pretrained.vocab_size == 18
+    metadata = json.loads((path / "metadata.json").read_text())
+    assert metadata["input"] == {"shape": [None], "dtype": "int32", "vocab_size": 18}
+    assert metadata["pretrain"]["objective"] == summary["pretrain"]["objective"]
+    assert metadata["metrics"]["val_loss"] == pytest.approx(
+        float((tmp_path / "pretrain_metrics.csv").read_text().splitlines()[-1].split(",")[-1]))
     # The classifier's backbone starts fine-tuning from the saved pretrained weights.
     assert len(start.weights) == len(pretrained.weights)
     for started, saved in zip(start.weights, pretrained.weights):
@@ -238,15 +249,38 @@ def test_a_recipe_pretrains_then_fine_tunes_from_the_pretrained_backbone(listops
 def test_a_rerun_reads_the_pretrained_backbone_instead_of_pretraining_again(listops_dir, tmp_path):
     recipe = pretrain_recipe(listops_dir, True)
     recipes.train(recipe, str(tmp_path), verbose=0)
-    path = tmp_path / recipes.PRETRAINED_BACKBONE
-    stamp = os.stat(path).st_mtime_ns
+    weights = tmp_path / recipes.PRETRAINED_BACKBONE / "model.weights.h5"
+    stamp = os.stat(weights).st_mtime_ns
     start = StartingWeights()
     summary = recipes.train(recipe, str(tmp_path), verbose=0, callbacks=[start])
-    assert os.stat(path).st_mtime_ns == stamp
-    pretrained = keras.saving.load_model(str(path), safe_mode=True)
+    assert os.stat(weights).st_mtime_ns == stamp
+    pretrained = SSMBackbone.from_preset(str(weights.parent))
     for started, saved in zip(start.weights, pretrained.weights):
         np.testing.assert_array_equal(started, np_(saved))
-    assert summary["pretrain"]["sha256"] == recipes.sha256_file(str(path))
+    assert summary["pretrain"]["sha256"] == recipes.sha256_file(str(weights))
+
+
+def test_pretrained_once_fine_tuned_twice_from_the_backbone_preset(listops_dir, tmp_path):
+    """A pretraining run's backbone preset as another recipe's `warm_start`:
+    the backbone starts from it, the head from its own initialisers."""
+    recipes.train(pretrain_recipe(listops_dir, True), str(tmp_path / "pretrained"), verbose=0)
+    preset = tmp_path / "pretrained" / recipes.PRETRAINED_BACKBONE
+    pretrained = SSMBackbone.from_preset(str(preset))
+    heads = []
+    for seed in (3, 4):
+        recipe = pretrain_recipe(listops_dir, True)
+        del recipe["pretrain"]
+        recipe.update(seed=seed, warm_start=str(preset))
+        start = StartingWeights()
+        heads_start = HeadWeights()
+        summary = recipes.train(recipe, str(tmp_path / f"fine_tuned_{seed}"), verbose=0,
+                                callbacks=[start, heads_start])
+        for started, saved in zip(start.weights, pretrained.weights):
+            np.testing.assert_array_equal(started, np_(saved))
+        assert summary["warm_start_sha256"] == recipes.sha256_file(str(preset / "model.weights.h5"))
+        heads.append(heads_start.weights)
+    # Each fine-tuning draws its own head (a head copied from anywhere would be equal).
+    assert not all(np.array_equal(a, b) for a, b in zip(*heads))
 
 
 def test_the_pretrain_fields_are_checked(listops_dir):
