@@ -369,6 +369,16 @@ with open(os.path.join(run_dir, "summary.json")) as f:
     report["cli_summary"] = json.load(f)
 with open(os.path.join(run_dir, "recipe.json")) as f:
     report["cli_recipe"] = json.load(f)
+
+# A pretrain stage under data_parallel: the pretrainer runs in the same scope.
+with open(recipe_path) as f:
+    pretraining = json.load(f)
+pretraining["model"]["layer_kwargs"]["bidirectional"] = True
+pretraining["pretrain"] = {"epochs": 1}
+summary = recipes.train(pretraining, os.path.join(out_dir, "pretrained"), verbose=0)
+backbone = SSMBackbone.from_preset(os.path.join(out_dir, "pretrained", recipes.PRETRAINED_BACKBONE))
+report["pretrain"] = {"summary": summary, "devices": sorted({len(v.value.sharding.device_set)
+                                                               for v in backbone.weights})}
 print("REPORT " + json.dumps(report))
 '''
 
@@ -483,6 +493,14 @@ def test_cli_trains_data_parallel_and_evaluates_model_parallel(report):
     assert evaluate["code"] == 0
     accuracy = float(evaluate["stdout"].split("accuracy")[1].split(",")[0])
     assert accuracy == pytest.approx(summary["best_val_accuracy"], abs=1e-6)  # the default split: validation
+
+
+@jax_pass
+def test_a_pretrain_stage_trains_data_parallel(report):
+    summary = report["pretrain"]["summary"]
+    assert summary["distribution"] == "data_parallel over 2 devices (mesh batch=2)"
+    assert summary["pretrain"]["objective"] == "masked" and np.isfinite(summary["pretrain"]["final_loss"])
+    assert report["pretrain"]["devices"] == [1]  # the saved backbone preset loads on one device
 
 
 # ---------------------------------------------------------------------------
