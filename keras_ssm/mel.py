@@ -50,7 +50,11 @@ def dft_basis(frame_length):
 def power_scale(frame_length):
     """The factor that makes `|X_k|^2` the signal's variance in bin `k`:
     `1 / (frame_length * sum(window^2))` (white noise of variance s^2 has
-    `s^2 / frame_length` in every bin whatever the rate)."""
+    `s^2 / frame_length` in every bin whatever the rate).
+
+    >>> round(1 / power_scale(400))  # a periodic Hann window's sum(window^2) is 3/8 of its length
+    60000
+    """
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frame_length) / frame_length)
     return 1.0 / (frame_length * float(np.sum(window**2)))
 

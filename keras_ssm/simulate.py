@@ -24,6 +24,14 @@ def siso(params, u, step_scale=1.0):
     """S4D / DSS: a bank of H SISO systems, `Lambda`, `B`, `C` of shape (H, N).
 
     The backward system (bidirectional) sees strictly future inputs.
+
+    Example (ZOH with `Λ = -1`, `Δ = ln 2`: `Λ̄ = B̄ = 1/2`, a unit step
+    response rising to the DC gain `-CB/Λ = 1`):
+    >>> import numpy as np
+    >>> params = {"Lambda": np.array([[-1 + 0j]]), "B": np.ones((1, 1)), "C": np.ones((1, 1)),
+    ...           "D": np.zeros(1), "step": np.array([np.log(2.0)]), "discretization": "zoh"}
+    >>> siso(params, np.ones((1, 4, 1)))[0, :, 0].round(6).tolist()
+    [0.5, 0.75, 0.875, 0.9375]
     """
     u = np.asarray(u, np.float64)
     lam = params["Lambda"].astype(np.complex128)
@@ -50,7 +58,16 @@ def mimo(params, u, step_scale=1.0, timesteps=None):
     """S5: `Lambda` (P,), `B` (P, H), `C` (H, P); the step at position k is
     `step * step_scale * timesteps[:, k]`. The backward scan includes the
     current input; going back from k + 1 to k, it spans `timesteps[:, k + 1]`
-    (1 after the last step) for both its `Λ̄` and `B̄`."""
+    (1 after the last step) for both its `Λ̄` and `B̄`.
+
+    Example (the system of `siso`'s example; the last step is twice as
+    long, so `Λ̄ = 1/4` and `B̄ = 3/4` there):
+    >>> import numpy as np
+    >>> params = {"Lambda": np.array([-1 + 0j]), "B": np.ones((1, 1)), "C": np.ones((1, 1)),
+    ...           "D": np.zeros(1), "step": np.array([np.log(2.0)]), "discretization": "zoh"}
+    >>> mimo(params, np.ones((1, 3, 1)), timesteps=np.array([[1.0, 1.0, 2.0]]))[0, :, 0].round(6).tolist()
+    [0.5, 0.75, 0.9375]
+    """
     u = np.asarray(u, np.float64)
     batch, length, _ = u.shape
     lam = params["Lambda"].astype(np.complex128)

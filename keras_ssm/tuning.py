@@ -166,7 +166,14 @@ def _space_from_json(name, spec):
 def recipe_space(recipe):
     """The search space a parsed recipe's `tune` section opens: per
     hyperparameter of `SPACE` or `FAMILY_SPACE`, a list of choices or a
-    `{"min": a, "max": b}` range (in `SPACE`'s scale)."""
+    `{"min": a, "max": b}` range (in `SPACE`'s scale).
+
+    Example:
+    >>> recipe = {"model": {"layer": "s5"},
+    ...           "tune": {"width": [64, 128], "lr": {"min": 1e-4, "max": 1e-3}, "blocks": [1, 2]}}
+    >>> recipe_space(recipe)
+    {'width': [64, 128], 'lr': ('log', 0.0001, 0.001), 'blocks': [1, 2]}
+    """
     known = set(SPACE) | FAMILY_KEYS
     space = {}
     for name, spec in recipe.get("tune", {}).items():
@@ -350,6 +357,17 @@ def tune_recipe(recipe, out_path, max_trials=10, directory=None, verbose=1):
     `warm_start`, which the best recipe keeps).
 
     Returns the best recipe dict.
+
+    Example:
+    >>> import os, tempfile
+    >>> from keras_ssm.data import listops
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = listops.write_dataset(folder, 4, 2, 2, min_length=10, max_length=60)
+    >>> recipe = {"epochs": 1, "data": {"task": "listops", "path": folder, "batch_size": 2},
+    ...           "model": {"layer": "s4d", "depth": 1, "width": 8}, "tune": {"width": [8, 16]}}
+    >>> best = tune_recipe(recipe, os.path.join(folder, "best.json"), max_trials=2, verbose=0)  # doctest: +SKIP
+    >>> best["model"]["width"] in (8, 16), "tune" in best  # doctest: +SKIP
+    (True, False)
     """
     recipe = recipes.parse_recipe(recipe)
     if recipe.get("distribution"):

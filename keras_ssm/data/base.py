@@ -50,6 +50,15 @@ class TaskData:
         info: source folder and layout, preprocessing, vocabulary, sample rate.
 
     `data["train"]` works as well as `data.train`.
+
+    Example:
+    >>> import tempfile
+    >>> from keras_ssm.data import listops
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = listops.write_dataset(folder, 4, 2, 2, min_length=10, max_length=60)
+    >>> data = listops.load_listops(folder, batch_size=2)
+    >>> data["train"] is data.train, data.input_shape, data.num_examples
+    (True, (None,), {'train': 4, 'validation': 2, 'test': 2})
     """
 
     task: str

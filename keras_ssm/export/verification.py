@@ -50,6 +50,15 @@ def verify(model, path, description, seed=0, chunks=4, vocab_size=None):
     prefix (the logits after every chunk), then a last chunk that holds
     fewer samples than the chunk (`valid`, zero-padded; not a multiple of
     the model's stride) against the full pass over the whole stream.
+
+    Example:
+    >>> import os, tempfile, keras_ssm.export
+    >>> backbone = keras_ssm.SSMBackbone("s4d", depth=1, width=8, input_dim=1, layer_kwargs={"state_dim": 4})
+    >>> model = keras_ssm.SSMClassifier(backbone, num_classes=2)
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.onnx")
+    >>> description = keras_ssm.export.export_model(model, path, length=64)  # doctest: +SKIP
+    >>> verify(model, path, description) < 1e-4                               # doctest: +SKIP
+    True
     """
     exported = ExportedModel(path, description=description)
     if description["form"] == "sequence":

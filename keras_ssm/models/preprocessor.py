@@ -31,6 +31,14 @@ class SSMPreprocessor:
 
     Args:
         sequence_length: the most ids of a text (None: no limit).
+
+    Example:
+    >>> class Letters(SSMPreprocessor):
+    ...     def tokenize(self, text):
+    ...         return [ord(c) - ord("a") + 1 for c in text]
+    >>> ids = Letters(sequence_length=3)(["ab", "cdef"])
+    >>> ids.dtype.name, ids.tolist()
+    ('int32', [[1, 2, 0], [3, 4, 5]])
     """
 
     def __init__(self, sequence_length=None):

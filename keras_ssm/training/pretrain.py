@@ -59,16 +59,36 @@ DEFAULT_MASK_RATIOS = {
 
 
 def is_bidirectional(backbone):
-    """Whether `backbone`'s SSM layers see the future (all blocks share the setting)."""
+    """Whether `backbone`'s SSM layers see the future (all blocks share the setting).
+
+    >>> def backbone(**layer_kwargs):
+    ...     return SSMBackbone("s4d", depth=1, width=8, input_dim=1, layer_kwargs={"state_dim": 4, **layer_kwargs})
+    >>> is_bidirectional(backbone(bidirectional=True)), is_bidirectional(backbone())
+    (True, False)
+    """
     return bool(backbone.layer_kwargs.get("bidirectional", False))
 
 
 def default_objective(backbone):
-    """`"masked"` for a bidirectional backbone, `"next_step"` for a causal one."""
+    """`"masked"` for a bidirectional backbone, `"next_step"` for a causal one.
+
+    >>> default_objective(SSMBackbone("s4d", depth=1, width=8, input_dim=1, layer_kwargs={"state_dim": 4}))
+    'next_step'
+    """
     return "masked" if is_bidirectional(backbone) else "next_step"
 
 
 def check_mask_ratio(mask_ratio, name="mask_ratio"):
+    """`mask_ratio` as a float; a `ValueError` naming `name` unless it is a
+    number strictly between 0 and 1.
+
+    >>> check_mask_ratio(0.15)
+    0.15
+    >>> check_mask_ratio(1, "pretrain.mask_ratio")
+    Traceback (most recent call last):
+    ...
+    ValueError: `pretrain.mask_ratio` must be a number strictly between 0 and 1 (the fraction of steps masked), got 1.
+    """
     if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)) or not 0 < mask_ratio < 1:
         raise ValueError(
             f"`{name}` must be a number strictly between 0 and 1 (the fraction of steps masked), "
@@ -99,6 +119,13 @@ def copy_backbone_weights(source, target):
     Both must have the same architecture; a token `source` may have more
     embedding rows than `target` (the pretraining copy's mask id): the rows
     beyond `target.vocab_size` are dropped.
+
+    >>> source = SSMBackbone("s4d", depth=1, width=8, vocab_size=13, layer_kwargs={"state_dim": 4})
+    >>> target = SSMBackbone("s4d", depth=1, width=8, vocab_size=12, layer_kwargs={"state_dim": 4})
+    >>> copy_backbone_weights(source, target)
+    >>> rows = [ops.convert_to_numpy(b.encoder.embeddings) for b in (source, target)]
+    >>> rows[0].shape, rows[1].shape, bool((rows[0][:12] == rows[1]).all())
+    ((13, 8), (12, 8), True)
     """
     if len(source.weights) != len(target.weights):
         raise ValueError(
@@ -327,5 +354,11 @@ def _widen_embedding(source, widened):
 
 def pretraining_inputs(dataset):
     """A dataset of `(inputs, labels)` batches as `(inputs,)` batches for `SSMPretrainer.fit`
-    (a bare `(audio, mask)` pair would be read as inputs and labels)."""
+    (a bare `(audio, mask)` pair would be read as inputs and labels).
+
+    >>> import numpy as np, tensorflow as tf
+    >>> dataset = tf.data.Dataset.from_tensor_slices((np.ones((4, 6), "int32"), np.arange(4))).batch(2)
+    >>> [tuple(x.shape) for (x,) in pretraining_inputs(dataset)]
+    [(2, 6), (2, 6)]
+    """
     return dataset.map(lambda inputs, labels: (inputs,))

@@ -32,6 +32,14 @@ def read_tsv(path, append_eos=False):
     Returns:
         `(sequences, labels)`: a list of uint8 id arrays (ids as in `VOCAB`)
         and an int32 array of labels.
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "basic_test.tsv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("Source\\tTarget\\n( ( ( [MAX 2 ) 9 ) ] )\\t9\\n")
+    >>> sequences, labels = read_tsv(path, append_eos=True)
+    >>> sequences[0].dtype.name, sequences[0].tolist(), labels.tolist()
+    ('uint8', [14, 5, 12, 17, 2], [9])
     """
     sequences, labels = [], []
     with open(path, encoding="utf-8") as f:

@@ -162,7 +162,12 @@ def serialize(tree):
 
 
 def num_tokens(tree):
-    """Length of a tree in tokens (operators, digits and `]`)."""
+    """Length of a tree in tokens (operators, digits and `]`).
+
+    >>> tree = ('[MAX', [2, ('[MIN', [4, 7])])
+    >>> num_tokens(tree), len(tokenize(serialize(tree)))
+    (7, 7)
+    """
     if isinstance(tree, int):
         return 1
     return 2 + sum(num_tokens(c) for c in tree[1])

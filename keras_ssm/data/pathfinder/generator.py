@@ -61,7 +61,11 @@ from keras_ssm.data.base import check_choice, check_positive_int
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Generator settings of one image size (LRA's values, see module docstring)."""
+    """Generator settings of one image size (LRA's values, see module docstring).
+
+    >>> SETTINGS[32].paddle_length, SETTINGS[32].seed_distance, SETTINGS[128].margins
+    (2, 7, (2, 3))
+    """
 
     size: int
     padding: int
@@ -621,7 +625,12 @@ def _image_seed(seed, size, difficulty, index):
 
 
 def balanced_labels(n, seed):
-    """Exactly balanced 0 / 1 labels in a seeded random order (`n // 2` ones)."""
+    """Exactly balanced 0 / 1 labels in a seeded random order (`n // 2` ones).
+
+    >>> labels = balanced_labels(7, seed=0)
+    >>> len(labels), int(labels.sum()), bool((labels == balanced_labels(7, seed=0)).all())
+    (7, 3, True)
+    """
     labels = np.arange(n) % 2
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,))).permutation(labels)
 

@@ -49,7 +49,15 @@ WHERE = (
 
 
 def find_folder(data_dir, size, difficulty):
-    """The difficulty folder (holding `metadata/`) under `data_dir`, or None."""
+    """The difficulty folder (holding `metadata/`) under `data_dir`, or None.
+
+    >>> import tempfile
+    >>> from keras_ssm.data.pathfinder.generator import write_dataset
+    >>> root = tempfile.mkdtemp()
+    >>> folder = write_dataset(root, 32, n=2)
+    >>> find_folder(root, 32, "hard") == folder, find_folder(root, 32, "easy")
+    (True, None)
+    """
     name = DIFFICULTIES[difficulty][0]
     for folder in (os.path.join(data_dir, f"pathfinder{size}", name), os.path.join(data_dir, name), data_dir):
         if os.path.isdir(os.path.join(folder, "metadata")):
@@ -64,6 +72,14 @@ def read_listing(folder):
 
     The listing, not the files on disk, fixes each image's position, and so
     its split (`split_indices`).
+
+    >>> import tempfile
+    >>> from keras_ssm.data.pathfinder.generator import write_dataset
+    >>> folder = write_dataset(tempfile.mkdtemp(), 32, n=2, batch_size=1)
+    >>> os.remove(os.path.join(folder, "imgs", "1", "sample_0.png"))
+    >>> paths, labels, present = read_listing(folder)
+    >>> len(paths), sorted(labels.tolist()), present.tolist()
+    (2, [0, 1], [True, False])
     """
     meta = os.path.join(folder, "metadata")
     names = [f for f in os.listdir(meta) if f.endswith(".npy")]
@@ -90,7 +106,16 @@ def read_listing(folder):
 
 def read_metadata(folder):
     """`(paths, labels)` of every listed image whose PNG is there and not empty
-    (numeric file order); see `read_listing`."""
+    (numeric file order); see `read_listing`.
+
+    >>> import tempfile
+    >>> from keras_ssm.data.pathfinder.generator import write_dataset
+    >>> folder = write_dataset(tempfile.mkdtemp(), 32, n=2, batch_size=1)
+    >>> open(os.path.join(folder, "imgs", "1", "sample_0.png"), "w").close()  # empty, as one LRA image is
+    >>> paths, labels = read_metadata(folder)
+    >>> [os.path.relpath(p, folder) for p in paths], labels.shape
+    (['imgs/0/sample_0.png'], (1,))
+    """
     paths, labels, present = read_listing(folder)
     return [p for p, keep in zip(paths, present) if keep], labels[present]
 
