@@ -19,5 +19,4 @@ from keras_ssm.layers.dss import DSSLayer
 from keras_ssm.layers.s4d import S4DLayer
 from keras_ssm.layers.s5 import S5Layer
 from keras_ssm.models import SSMBackbone, SSMClassifier, SSMRetrievalClassifier
-
-__version__ = "0.1.0"
+from keras_ssm.version import __version__

@@ -7,9 +7,25 @@ rate implies: a model trained at 8 kHz and run zero-shot at 4 kHz (its SSMs'
 not to rely on the band it will lose, while it still trains at one rate only.
 """
 
+import math
+
 import numpy as np
 
-from keras_ssm.data.speech import resample
+
+def resample(audio, rate, new_rate):
+    """Resamples along the last axis with a polyphase low-pass filter (float32).
+
+    >>> import numpy as np
+    >>> resample(np.zeros((2, 16000), np.float32), 16000, 8000).shape
+    (2, 8000)
+    """
+    audio = np.asarray(audio, np.float32)
+    if rate == new_rate:
+        return audio
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(rate), int(new_rate))
+    return resample_poly(audio, int(new_rate) // g, int(rate) // g, axis=-1).astype(np.float32)
 
 
 def band_limit(audio, rate, limit_rate):

@@ -30,13 +30,14 @@ boolean mask of real samples to the inputs.
 """
 
 import glob
-import math
 import os
 import re
 import wave
 
 import numpy as np
 
+from keras_ssm.data import augment
+from keras_ssm.data.augment import band_limit, resample
 from keras_ssm.data.base import (
     concatenated_records,
     TaskData,
@@ -78,22 +79,6 @@ FSDD_LAYOUT = """\
   - DATA_DIR/{train,test}.npz with audio, offsets, labels, index, sample_rate
     (test.npz alone: the test split only, as the copy bundled for the zoo's evaluation)"""
 FSDD_WHERE = "the Free Spoken Digit Dataset, https://github.com/Jakobovski/free-spoken-digit-dataset (recordings/)."
-
-
-def resample(audio, rate, new_rate):
-    """Resamples along the last axis with a polyphase low-pass filter (float32).
-
-    >>> import numpy as np
-    >>> resample(np.zeros((2, 16000), np.float32), 16000, 8000).shape
-    (2, 8000)
-    """
-    audio = np.asarray(audio, np.float32)
-    if rate == new_rate:
-        return audio
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(rate), int(new_rate))
-    return resample_poly(audio, int(new_rate) // g, int(rate) // g, axis=-1).astype(np.float32)
 
 
 def read_wav(path):
@@ -236,8 +221,6 @@ def _augmenter(train_audio, noise, sample_rate, options, labels):
     element): the label changes only for an edge window (`edge_probability`).
     """
     import tensorflow as tf
-
-    from keras_ssm.data import augment
 
     if not any(options[k] for k in ("time_shift", "gain_db", "speed_change", "noise_probability",
                                     "edge_probability")) and options["band_limit_rate"] is None:
@@ -620,7 +603,6 @@ def load_spoken_digits(
     """
     import tensorflow as tf
 
-    from keras_ssm.data.augment import band_limit
     from keras_ssm.data.batching import sequence_datasets
 
     data_dir = check_data_dir("fsdd", data_dir, FSDD_LAYOUT, FSDD_WHERE)

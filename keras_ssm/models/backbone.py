@@ -11,6 +11,7 @@ from keras_ssm.layers.block import SSMBlock
 from keras_ssm.layers.downsample import SequenceDownsampling
 from keras_ssm.layers.freezing import FROZEN_KEY, freeze_sublayers, frozen_sublayers
 from keras_ssm.layers.frontend import LogMelFrontend
+from keras_ssm.layers.layout_map import layout_map
 from keras_ssm.layers.spec_augment import SpecAugment
 from keras_ssm.models.input_checks import ChecksArrayData, check_float_inputs, check_token_ids
 from keras_ssm.models.preset_loader import load_preset
@@ -262,7 +263,7 @@ class SSMBackbone(ChecksArrayData, keras.Model):
         """The `keras.distribution.LayoutMap` of this backbone on `device_mesh`
         (keras-hub's `Backbone.get_layout_map`): B and C of its SSM layers and
         its blocks' MLPs split along the mesh's `"model"` axis, the rest
-        replicated (`keras_ssm.training.distribution.layout_map`, which also
+        replicated (`keras_ssm.layers.layout_map.layout_map`, which also
         lays out a config before any model is built).
 
         >>> import keras
@@ -271,8 +272,6 @@ class SSMBackbone(ChecksArrayData, keras.Model):
         >>> backbone.get_layout_map(mesh)["block_0/s5_layer/B_re"].axes
         ('model', None)
         """
-        from keras_ssm.training.distribution import layout_map
-
         return layout_map(self, device_mesh)
 
     # -- streaming ---------------------------------------------------------

@@ -113,6 +113,7 @@ import time
 
 import keras
 
+from keras_ssm.zoo.runs import stage_dir
 from keras_ssm.zoo.verify import WEIGHTS_FILE, sha256_file
 from keras_ssm.layers.block import ACTIVATIONS, NORMS, SEQUENCE_LAYERS
 from keras_ssm.layers.pooling import POOLINGS
@@ -388,17 +389,6 @@ def _merged_stages(recipe):
         inherited = {key: value for key, value in specs[-1].items() if key not in ONE_STAGE_FIELDS}
         specs.append({"name": f"{name}_stage{k}", **_merged(inherited, overrides)})
     return specs
-
-
-def stage_dir(out_dir, k):
-    """The folder of stage `k` of a run into `out_dir`: `out_dir` itself for
-    stage 1, the sibling `<out_dir>_stage<k>` for a later one.
-
-    >>> stage_dir("runs/lra_listops_s5", 1), stage_dir("runs/lra_listops_s5/", 3)
-    ('runs/lra_listops_s5', 'runs/lra_listops_s5_stage3')
-    """
-    out_dir = os.path.normpath(out_dir)
-    return out_dir if k == 1 else f"{out_dir}_stage{k}"
 
 
 def stage_recipes(recipe, out_dir):

@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from keras_ssm.zoo import publish_families as families
+from keras_ssm.zoo.runs import run_folder
 from keras_ssm.intervals import accuracy_interval, format_interval, wilson_interval
 
 
@@ -512,8 +513,6 @@ preset (`"warm_start": "{name}"`, a bundled preset's name or a preset folder) or
 def _resume_line(training):
     """How to finish a last stage that was stopped before its last epoch: its
     command again, which resumes from the stage run's backup."""
-    from keras_ssm.zoo.publishing import run_folder
-
     last = training["stages"][-1]
     if "stopped_after" not in last:
         return ""
@@ -527,8 +526,6 @@ def _resume_line(training):
 def _next_stage_line(name, training):
     """How a preset short of its goal trains on: the next stage of its recipe,
     from the last stage's output (or from the preset, where that run is gone)."""
-    from keras_ssm.zoo.publishing import run_folder
-
     last = training["stages"][-1]
     recipe, k = last["recipe"], last.get("stage", len(training["stages"])) + 1
     output = run_folder("runs", os.path.splitext(os.path.basename(recipe))[0], k - 1)

@@ -19,13 +19,19 @@ import urllib.parse
 import urllib.request
 
 from keras_ssm.zoo.errors import PresetError
-from keras_ssm.zoo.registry import cache_home
 from keras_ssm.zoo.verify import CONFIG_FILE, METADATA_FILE, check_config, check_files, check_metadata
 
 TIMEOUT_S = 60
 # metadata.json is read into memory before its size is known; real ones are a few kB.
 MAX_METADATA_BYTES = 1 << 22
 _CHUNK = 1 << 20
+
+
+def cache_home():
+    """The folder downloaded presets are kept in: `$KERAS_SSM_HOME/presets`,
+    `~/.keras/keras_ssm/presets` by default."""
+    home = os.environ.get("KERAS_SSM_HOME") or os.path.join("~", ".keras", "keras_ssm")
+    return pathlib.Path(home).expanduser() / "presets"
 
 
 def _base_url(url):

@@ -28,13 +28,14 @@ import shutil
 import keras
 import numpy as np
 
-import keras_ssm
 from keras_ssm import data as data_lib
 from keras_ssm.zoo import cards
 from keras_ssm.zoo import publish_families as families
 from keras_ssm.zoo.evaluation import evaluate_preset
 from keras_ssm.intervals import metric_intervals
+from keras_ssm.version import __version__
 from keras_ssm.zoo.loading import describe, load
+from keras_ssm.zoo.runs import run_folder
 from keras_ssm.zoo.saving import save_preset
 from keras_ssm.zoo.verify import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, check_metadata, sha256_file
 
@@ -70,16 +71,6 @@ def hardware():
     except (OSError, StopIteration):
         pass
     return f"{os.cpu_count()} cores of an {cpu} ({platform.machine()}), no GPU"
-
-
-def run_folder(runs, name, stage):
-    """Where `python -m keras_ssm train examples/recipes/NAME.json --out RUNS/NAME`
-    trains stage `stage` of preset `name`: `RUNS/NAME`, `RUNS/NAME_stage<k>`.
-
-    >>> run_folder("runs", "lra_text_s4d", 1)
-    'runs/lra_text_s4d'
-    """
-    return os.path.join(runs, name if stage == 1 else f"{name}_stage{stage}")
 
 
 def stage_folders(runs, name):
@@ -255,7 +246,7 @@ def save_with_card(model, folder, metadata):
     """Saves the preset with its card rendered from `metadata`, the sha256
     of every file listed."""
     metadata["parameters"] = int(model.count_params())
-    metadata["versions"] = {"keras": keras.__version__, "keras_ssm": keras_ssm.__version__,
+    metadata["versions"] = {"keras": keras.__version__, "keras_ssm": __version__,
                             "backend": keras.backend.backend()}
     with open(os.path.join(folder, CARD_FILE), "w", encoding="utf-8") as f:
         f.write(cards.render(metadata))

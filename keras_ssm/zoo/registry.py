@@ -55,13 +55,6 @@ def list_presets():
     )
 
 
-def cache_home():
-    """The folder downloaded presets are kept in: `$KERAS_SSM_HOME/presets`,
-    `~/.keras/keras_ssm/presets` by default."""
-    home = os.environ.get("KERAS_SSM_HOME") or os.path.join("~", ".keras", "keras_ssm")
-    return pathlib.Path(home).expanduser() / "presets"
-
-
 def _unknown(name):
     names = list_presets()
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)

@@ -9,7 +9,7 @@ import tempfile
 
 import keras
 
-import keras_ssm
+from keras_ssm.version import __version__
 from keras_ssm.zoo.verify import (
     CONFIG_FILE,
     METADATA_FILE,
@@ -114,7 +114,7 @@ def save_preset(model, folder, metadata):
         metadata.setdefault("parameters", int(model.count_params()))
         metadata.setdefault(
             "versions",
-            {"keras": keras.__version__, "keras_ssm": keras_ssm.__version__, "backend": keras.backend.backend()},
+            {"keras": keras.__version__, "keras_ssm": __version__, "backend": keras.backend.backend()},
         )
         metadata["files"] = {
             path.relative_to(temp).as_posix(): sha256_file(path)
