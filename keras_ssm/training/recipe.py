@@ -114,7 +114,7 @@ import time
 import keras
 
 from keras_ssm.zoo.runs import stage_dir
-from keras_ssm.zoo.verify import WEIGHTS_FILE, sha256_file
+from keras_ssm.zoo.verify import METADATA_FILE, WEIGHTS_FILE, sha256_file
 from keras_ssm.layers.block import ACTIVATIONS, NORMS, SEQUENCE_LAYERS
 from keras_ssm.layers.pooling import POOLINGS
 from keras_ssm.models.backbone import SSMBackbone
@@ -815,7 +815,7 @@ def pretrain_backbone(recipe, data, backbone, out_dir, verbose=1):
     metrics_path = os.path.join(out_dir, "pretrain_metrics.csv")
     objective = pretrain_lib.default_objective(backbone)
     mask_ratio = spec["mask_ratio"] if objective == "masked" else None
-    if not os.path.isfile(os.path.join(path, "metadata.json")):
+    if not os.path.isfile(os.path.join(path, METADATA_FILE)):
         # A causal model's next-step objective masks nothing: its `mask_ratio` is None and unused.
         pretrainer = pretrain_lib.SSMPretrainer(
             backbone, objective=objective, mask_ratio=spec["mask_ratio"] or 0.5, seed=recipe["seed"]
